@@ -1,0 +1,49 @@
+// General matrix multiply, C = alpha * op(A) * op(B) + beta * C, row-major.
+//
+// A, B and C share one dtype. What the products are summed in is the caller's explicit
+// choice (Accumulation), never implied by the dtype:
+//   f32, Accumulation::f32   binary32 throughout
+//   f16, Accumulation::f32   fp16 inputs, products summed in binary32, C rounded to fp16 once
+//   f16, Accumulation::f16   every partial sum rounded to fp16 (what native fp16 FMA does)
+//   bf16, Accumulation::f32  bf16 inputs, binary32 sums, C rounded to bf16 once
+//   f64, Accumulation::f32   binary64 (the reference; scalar only; the flag is ignored)
+// Error bound, for the tests: |C - C_exact| <= gamma_n * |alpha| * (|op(A)| |op(B)|) + rounding of
+// C, with gamma_n = n u / (1 - n u), n = K (+1 for beta) and u the accumulator's unit roundoff.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "pure16/tensor/tensor.h"
+
+namespace pure16::kernels {
+
+enum class Accumulation : uint8_t { f32, f16 };
+std::string_view accumulation_name(Accumulation acc);
+
+struct GemmArgs {
+  bool trans_a = false;  // op(A) = A^T: A is stored (K, M)
+  bool trans_b = false;  // op(B) = B^T: B is stored (N, K)
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;  // (M, K) or (K, M), leading dimension lda
+  int64_t lda = 0;
+  const void* b = nullptr;  // (K, N) or (N, K), leading dimension ldb
+  int64_t ldb = 0;
+  void* c = nullptr;  // (M, N), leading dimension ldc
+  int64_t ldc = 0;
+  float alpha = 1.0f;
+  float beta = 0.0f;  // beta == 0 ignores C's old contents, even NaN
+};
+
+/// Runs the active variant for (dtype, acc). Throws std::invalid_argument for combinations
+/// that do not exist (f16 accumulation of f32 or bf16 inputs).
+void gemm(DType dtype, Accumulation acc, const GemmArgs& args);
+
+/// Tensor form: checks dtypes, ranks, shapes and contiguity of the last dimension.
+void gemm(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, float alpha, float beta,
+          Accumulation acc);
+
+/// The ISA level whose variant gemm() currently runs for (dtype, acc).
+std::string_view gemm_variant(DType dtype, Accumulation acc);
+
+}  // namespace pure16::kernels

@@ -1,0 +1,7 @@
+#include "kernels/kernel_table.h"
+
+namespace pure16::kernels {
+
+void register_elementwise_avx512(KernelTable&) {}
+
+}  // namespace pure16::kernels

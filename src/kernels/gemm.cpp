@@ -1,0 +1,71 @@
+#include "pure16/kernels/gemm.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "kernels/kernel_table.h"
+
+namespace pure16::kernels {
+namespace {
+
+GemmKind gemm_kind(DType dtype, Accumulation acc) {
+  switch (dtype) {
+    case DType::f32:
+      if (acc == Accumulation::f32) return GemmKind::f32;
+      break;
+    case DType::f16: return acc == Accumulation::f32 ? GemmKind::f16_acc_f32 : GemmKind::f16_acc_f16;
+    case DType::bf16:
+      if (acc == Accumulation::f32) return GemmKind::bf16_acc_f32;
+      break;
+    case DType::f64: return GemmKind::f64;
+  }
+  throw std::invalid_argument("gemm: no " + std::string(accumulation_name(acc)) + " accumulation for " +
+                              std::string(dtype_name(dtype)) + " inputs");
+}
+
+}  // namespace
+
+std::string_view accumulation_name(Accumulation acc) { return acc == Accumulation::f32 ? "f32" : "f16"; }
+
+void gemm(DType dtype, Accumulation acc, const GemmArgs& args) {
+  if (args.m < 0 || args.n < 0 || args.k < 0) throw std::invalid_argument("gemm: negative dimension");
+  if (args.m == 0 || args.n == 0) return;
+  kernel_table().gemm[size_t(gemm_kind(dtype, acc))].fn(args);
+}
+
+void gemm(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, float alpha, float beta,
+          Accumulation acc) {
+  if (a.dtype() != c.dtype() || b.dtype() != c.dtype())
+    throw std::invalid_argument("gemm: dtypes differ (A " + std::string(dtype_name(a.dtype())) + ", B " +
+                                std::string(dtype_name(b.dtype())) + ", C " + std::string(dtype_name(c.dtype())) +
+                                ")");
+  if (a.dim() != 2 || b.dim() != 2 || c.dim() != 2) throw std::invalid_argument("gemm: operands must be matrices");
+  for (const Tensor* t : {&a, &b, static_cast<const Tensor*>(&c)})
+    if (t->strides()[1] != 1) throw std::invalid_argument("gemm: rows must be contiguous");
+  GemmArgs args;
+  args.trans_a = trans_a;
+  args.trans_b = trans_b;
+  args.m = trans_a ? a.size(1) : a.size(0);
+  args.k = trans_a ? a.size(0) : a.size(1);
+  const int64_t kb = trans_b ? b.size(1) : b.size(0);
+  args.n = trans_b ? b.size(0) : b.size(1);
+  if (kb != args.k || c.size(0) != args.m || c.size(1) != args.n)
+    throw std::invalid_argument("gemm: shapes do not match: op(A) " + std::to_string(args.m) + "x" +
+                                std::to_string(args.k) + ", op(B) " + std::to_string(kb) + "x" +
+                                std::to_string(args.n) + ", C " + shape_string(c.shape()));
+  args.a = a.raw();
+  args.lda = a.strides()[0];
+  args.b = b.raw();
+  args.ldb = b.strides()[0];
+  args.c = c.raw();
+  args.ldc = c.strides()[0];
+  args.alpha = alpha;
+  args.beta = beta;
+  gemm(c.dtype(), acc, args);
+}
+
+std::string_view gemm_variant(DType dtype, Accumulation acc) {
+  return isa_name(kernel_table().gemm[size_t(gemm_kind(dtype, acc))].isa);
+}
+
+}  // namespace pure16::kernels
