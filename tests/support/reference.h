@@ -14,3 +14,23 @@ std::vector<double> random_values(int64_t n, uint64_t seed, double lo = -1.0, do
 double gamma(int64_t n, double unit_roundoff);
 
 }  // namespace pure16::testing
+
+#include "pure16/kernels/isa.h"
+
+namespace pure16::testing {
+
+/// The ISA levels a kernel test must cover: every supported level up to the cap that was
+/// active when the test started (PURE16_ISA), so `PURE16_ISA=scalar` confines a run to the
+/// reference. Calls set_isa_cap for each level in turn; restores the starting cap after.
+template <class F>
+void for_each_isa(F&& f) {
+  const kernels::Isa start = kernels::active_isa();
+  for (kernels::Isa isa : kernels::supported_isas()) {
+    if (isa > start) break;
+    kernels::set_isa_cap(isa);
+    f(isa);
+  }
+  kernels::set_isa_cap(start);
+}
+
+}  // namespace pure16::testing
