@@ -1,1 +1,31 @@
-int main() { return 0; }
+// pure16: train neural networks in pure IEEE FP16.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"pure16: neural-network training in pure IEEE FP16"};
+  app.require_subcommand(1);
+  const pure16::cli::Command commands[] = {pure16::cli::add_train_command(app), pure16::cli::add_info_command(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Unknown flags and bad values: say what was wrong, show the usage, fail.
+    std::cerr << "pure16: " << e.what() << "\n\n";
+    CLI::App* sub = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
+    std::cerr << sub->help();
+    return 2;
+  }
+  try {
+    for (const auto& command : commands)
+      if (command.app->parsed()) return command.run();
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "pure16: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,19 @@
+// Sub-commands of the `pure16` CLI. Each registers itself and its options on the app and
+// returns the function that runs it after parsing.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace pure16::cli {
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_train_command(CLI::App& app);
+Command add_info_command(CLI::App& app);
+
+}  // namespace pure16::cli

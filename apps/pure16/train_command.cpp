@@ -1,0 +1,162 @@
+// `pure16 train`: train a model on a dataset under a precision policy.
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "commands.h"
+#include "pure16/data/mnist.h"
+#include "pure16/data/synthetic.h"
+#include "pure16/train/run_log.h"
+#include "pure16/train/trainer.h"
+
+namespace pure16::cli {
+namespace {
+
+struct TrainOptions {
+  std::string model = "mlp";
+  std::string dataset = "mnist";
+  std::string data_dir;
+  std::string precision = "pure-fp16";
+  std::string loss_scale;  // empty: the preset's
+  std::string rounding;    // empty: the preset's
+  std::string accumulation;
+  int64_t epochs = 5;
+  int64_t max_steps = 0;
+  int64_t batch_size = 128;
+  float lr = 0.1f;
+  float momentum = 0.9f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  float dropout = 0.0f;
+  uint64_t seed = 0;
+  int threads = 0;
+  std::string log;
+};
+
+std::string default_data_root() {
+  if (const char* env = std::getenv("PURE16_DATA"); env != nullptr && *env != '\0') return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.cache/pure16";
+}
+
+data::Split load_dataset(const TrainOptions& o) {
+  if (o.dataset == "synthetic") return data::make_synthetic({1, 28, 28}, 10, 8192, 2048, o.seed);
+  const std::filesystem::path dir = o.data_dir.empty() ? std::filesystem::path(default_data_root()) / o.dataset
+                                                       : std::filesystem::path(o.data_dir);
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error("dataset directory " + dir.string() + " does not exist (fetch MNIST with scripts/fetch_mnist.sh " +
+                             dir.string() + ")");
+  return data::load_mnist(dir);
+}
+
+PrecisionPolicy make_policy(const TrainOptions& o) {
+  PrecisionPolicy policy = PrecisionPolicy::preset(o.precision);
+  if (!o.loss_scale.empty()) policy.loss_scale = parse_loss_scale(o.loss_scale);
+  if (!o.rounding.empty()) policy.update_rounding = parse_rounding(o.rounding);
+  if (o.accumulation == "f16") policy.accumulation = kernels::Accumulation::f16;
+  if (o.accumulation == "f32") policy.accumulation = kernels::Accumulation::f32;
+  policy.validate();
+  return policy;
+}
+
+// A one-line progress bar, redrawn in place; only on a terminal.
+void draw_progress(int64_t epoch, int64_t batch, int64_t batches, double loss, double images_per_second) {
+  constexpr int kWidth = 30;
+  const int filled = int(kWidth * batch / std::max<int64_t>(batches, 1));
+  std::fprintf(stderr, "\repoch %lld [%.*s%*s] %lld/%lld loss %.4f %.0f img/s", (long long)epoch, filled,
+               "==============================", kWidth - filled, "", (long long)batch, (long long)batches, loss,
+               images_per_second);
+  if (batch == batches) std::fprintf(stderr, "\r%*s\r", kWidth + 60, "");
+  std::fflush(stderr);
+}
+
+int run_train(const TrainOptions& o) {
+  omp_set_num_threads(o.threads > 0 ? o.threads : omp_get_num_procs());
+  train::TrainConfig config;
+  config.model = o.model;
+  config.model_options.dropout = o.dropout;
+  config.policy = make_policy(o);
+  config.sgd = optim::SgdConfig{o.lr, o.momentum, o.weight_decay, o.nesterov};
+  config.sgd.validate();
+  config.epochs = o.epochs;
+  config.max_steps = o.max_steps;
+  config.batch_size = o.batch_size;
+  config.seed = o.seed;
+
+  std::optional<train::RunLog> log;
+  if (!o.log.empty()) log.emplace(o.log);
+  const data::Split split = load_dataset(o);
+  std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << split.train.size()
+            << " train, " << split.test.size() << " test), batch " << o.batch_size << ", lr " << o.lr
+            << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
+            << "precision " << config.policy.describe() << "\n";
+
+  train::Callbacks callbacks;
+  callbacks.on_epoch = [&](const train::EpochRecord& r) {
+    std::printf("epoch %lld/%lld%s  train_loss %.4f  test_loss %.4f  test_accuracy %.2f%%  %.0f img/s  %.1f s  "
+                "loss_scale %g  skipped %lld\n",
+                (long long)r.epoch, (long long)o.epochs, r.partial ? " (partial)" : "", r.train_loss, r.test_loss,
+                100.0 * r.test_accuracy, r.images_per_second, r.seconds, r.loss_scale, (long long)r.skipped_steps);
+    std::fflush(stdout);
+    if (log) log->append(train::epoch_json(r));
+  };
+  if (::isatty(STDERR_FILENO)) callbacks.on_batch = draw_progress;
+
+  const train::TrainResult result = train::train(config, split, callbacks);
+  std::printf("final test_accuracy %.2f%%  parameters %lld  weights %lld B  gradients %lld B  optimizer %lld B  "
+              "master weights %lld B\n",
+              100.0 * result.test_accuracy, (long long)result.parameters, (long long)result.memory.weights_bytes,
+              (long long)result.memory.gradients_bytes, (long long)result.memory.optimizer_bytes,
+              (long long)result.memory.master_weights_bytes);
+  if (log) log->append(train::final_json(result));
+  return 0;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* sub = app.add_subcommand("train", "Train a model");
+  sub->add_option("--model", o->model, "Model to train")->check(CLI::IsMember({"mlp"}))->capture_default_str();
+  sub->add_option("--dataset", o->dataset, "Dataset")->check(CLI::IsMember({"mnist", "synthetic"}))->capture_default_str();
+  sub->add_option("--data", o->data_dir, "Dataset directory (default: ${PURE16_DATA:-~/.cache/pure16}/<dataset>)");
+  sub->add_option("--precision", o->precision, "Precision policy")
+      ->check(CLI::IsMember({"fp32", "mixed-fp16", "pure-fp16"}))
+      ->capture_default_str();
+  sub->add_option("--loss-scale", o->loss_scale, "Loss scaling: none, dynamic or a number (default: the preset's)")
+      ->check([](const std::string& s) {
+        try {
+          parse_loss_scale(s);
+          return std::string();
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        }
+      });
+  sub->add_option("--rounding", o->rounding, "Rounding of the weight update (default: the preset's)")
+      ->check(CLI::IsMember({"nearest", "stochastic"}));
+  sub->add_option("--accumulation", o->accumulation, "GEMM accumulation (default: f32)")
+      ->check(CLI::IsMember({"f32", "f16"}));
+  sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--lr", o->lr, "Learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "SGD momentum")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum");
+  sub->add_option("--weight-decay", o->weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--dropout", o->dropout, "Dropout after hidden activations")->check(CLI::Range(0.0f, 0.99f))->capture_default_str();
+  sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  sub->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  sub->add_option("--log", o->log, "Write one JSON object per epoch, and a final summary, to this file");
+  return {sub, [o] { return run_train(*o); }};
+}
+
+}  // namespace pure16::cli

@@ -1,0 +1,47 @@
+// Parameter-free layers: ReLU, Flatten, Dropout.
+#pragma once
+
+#include "pure16/nn/layer.h"
+
+namespace pure16::nn {
+
+class ReLU : public Layer {
+ public:
+  std::string name() const override { return "ReLU"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+
+ protected:
+  Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) override;
+  Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) override;
+};
+
+/// (B, d1, d2, ...) -> (B, d1 * d2 * ...): a view, no copy.
+class Flatten : public Layer {
+ public:
+  std::string name() const override { return "Flatten"; }
+  Shape output_shape(const Shape& input) const override;
+
+ protected:
+  Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) override;
+  Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) override;
+};
+
+/// Inverted dropout: scales kept activations by 1/(1-p) in training, identity in evaluation.
+/// The mask is a pure function of (seed, step, layer stream), so backward regenerates it
+/// instead of storing it.
+class Dropout : public Layer {
+ public:
+  explicit Dropout(float p, uint64_t stream);
+  std::string name() const override;
+  Shape output_shape(const Shape& input) const override { return input; }
+
+ protected:
+  Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) override;
+  Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) override;
+
+ private:
+  float p_;
+  uint64_t stream_;
+};
+
+}  // namespace pure16::nn

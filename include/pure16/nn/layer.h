@@ -1,0 +1,56 @@
+// Layers: explicit forward and backward with a saved-context object (no tape).
+//
+// Rule for every backward: parameter gradients accumulate (+=) into the gradient arena, which
+// the trainer zeroes once per step; the returned input gradient is assigned (=).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pure16/kernels/gemm.h"
+#include "pure16/nn/parameters.h"
+#include "pure16/tensor/tensor.h"
+
+namespace pure16::nn {
+
+/// Per-call settings decided by the trainer from the precision policy and the step.
+struct RunOptions {
+  bool training = true;
+  kernels::Accumulation accumulation = kernels::Accumulation::f32;
+  uint64_t seed = 0;  // with `step`, keys the random streams of stochastic layers (dropout)
+  uint64_t step = 0;
+};
+
+/// What a layer's forward keeps for its backward.
+struct Context {
+  std::vector<Tensor> saved;
+  Shape input_shape;
+  uint64_t stream = 0;
+  std::vector<Context> children;  // for composite layers: one per child
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string name() const = 0;
+  /// The output shape for an input shape; throws std::invalid_argument naming the layer and
+  /// the shape when the input does not fit.
+  virtual Shape output_shape(const Shape& input) const = 0;
+  virtual std::vector<Parameter*> parameters() { return {}; }
+  /// State that is not trained (running statistics): no gradient, not seen by the optimizer.
+  virtual std::vector<Parameter*> buffers() { return {}; }
+
+  /// Checks the input shape, then runs the layer.
+  Tensor forward(const Tensor& x, Context& ctx, const RunOptions& options);
+  /// Returns dL/dx (undefined Tensor when need_input_grad is false) and accumulates parameter
+  /// gradients. `dy` must have the output's shape and dtype.
+  Tensor backward(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad = true);
+
+ protected:
+  virtual Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) = 0;
+  virtual Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options,
+                               bool need_input_grad) = 0;
+};
+
+}  // namespace pure16::nn

@@ -1,0 +1,27 @@
+// The model zoo behind `--model`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pure16/nn/sequential.h"
+
+namespace pure16::nn {
+
+struct ModelOptions {
+  float dropout = 0.0f;  // applied after each hidden activation when > 0
+};
+
+struct ModelInfo {
+  std::string name;
+  std::string description;
+};
+const std::vector<ModelInfo>& model_infos();
+
+/// Builds `name` for inputs of `sample_shape` (no batch dimension) and `num_classes` outputs.
+/// Throws std::invalid_argument for an unknown name, listing the known ones.
+std::unique_ptr<Sequential> build_model(const std::string& name, const Shape& sample_shape, int64_t num_classes,
+                                        const ModelOptions& options = {});
+
+}  // namespace pure16::nn

@@ -1,0 +1,60 @@
+// The precision policy: one explicit object, handed to the model, optimizer and trainer, that
+// decides what every piece of training state is stored in and what kernels accumulate in.
+// Nothing else in the engine chooses a dtype; layers only read policy.compute.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pure16/kernels/gemm.h"
+#include "pure16/tensor/dtype.h"
+
+namespace pure16 {
+
+enum class LossScaleMode { none, fixed, dynamic };
+
+/// Loss scaling. Dynamic follows PyTorch's GradScaler defaults: start at 2^16, double after
+/// growth_interval consecutive clean steps, halve and skip the step when a gradient is inf/NaN.
+struct LossScaleConfig {
+  LossScaleMode mode = LossScaleMode::none;
+  float initial = 65536.0f;  // the fixed scale when mode == fixed
+  float growth_factor = 2.0f;
+  float backoff_factor = 0.5f;
+  int64_t growth_interval = 2000;
+};
+
+/// How a value computed in binary32 registers is rounded when stored to a narrower dtype.
+enum class Rounding { nearest, stochastic };
+
+struct PrecisionPolicy {
+  std::string name;
+  /// Weights as used by forward/backward, activations, and all gradients.
+  DType compute = DType::f32;
+  /// The weights the optimizer updates. Equal to `compute`: no separate master copy exists.
+  DType master = DType::f32;
+  /// Optimizer state (momentum).
+  DType optimizer_state = DType::f32;
+  /// What GEMMs accumulate in (f16 only with compute == f16).
+  kernels::Accumulation accumulation = kernels::Accumulation::f32;
+  LossScaleConfig loss_scale;
+  /// Rounding of the stored results of the optimizer update (weights and state).
+  Rounding update_rounding = Rounding::nearest;
+
+  bool has_master_copy() const { return master != compute; }
+  /// Throws std::invalid_argument for inconsistent combinations.
+  void validate() const;
+  /// One line, e.g. "pure-fp16: compute f16, master f16 (no copy), state f16, ...".
+  std::string describe() const;
+
+  /// Named presets: fp32, mixed-fp16, pure-fp16.
+  static PrecisionPolicy preset(std::string_view name);
+  static std::vector<std::string> preset_names();
+};
+
+LossScaleConfig parse_loss_scale(std::string_view text);  // "none", "dynamic", or a positive number
+Rounding parse_rounding(std::string_view text);           // "nearest", "stochastic"
+std::string loss_scale_name(const LossScaleConfig& config);
+std::string_view rounding_name(Rounding rounding);
+
+}  // namespace pure16

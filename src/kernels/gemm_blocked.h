@@ -1,0 +1,335 @@
+// The blocked, multithreaded GEMM shared by every vectorized variant (Goto/BLIS scheme).
+//
+// An ISA variant is a policy struct `Op` (see gemm_vec512.h and gemm_avx2.cpp) that says what one
+// step of its micro-kernel does; everything else — thread split, cache blocking, packing of
+// op(A) and op(B), the alpha/beta epilogue and the rounding to the storage dtype — lives here once.
+//
+//   Op::Unit     element of the packed panels: one K step of one row/column (float, fp16, or a
+//                pair of bf16 at K = 2q, 2q+1 in one uint32_t for vdpbf16ps)
+//   Op::kStep    K elements per unit (1, or 2 for bf16 pairs)
+//   Op::Acc      accumulator element (float, or fp16 for fp16 accumulation)
+//   Op::kMR x Op::kNV vectors of Op::kLanes: the register tile, NR = kNV * kLanes columns
+//   Op::kMC, kKC, kNC, kMB   cache blocks, see run_region
+//   Op::zero/load_acc/store_acc/load_b/broadcast_a/madd   the micro-kernel's instructions
+//   Op::F        binary32 vectors for packing conversions and the epilogue (load/store of
+//                float, fp16 and bf16 with a lane count, set1, mul, fma)
+//
+// Semantics (include/pure16/kernels/gemm.h): every product is accumulated by Op::madd into an
+// Op::Acc sum per C element. Sums over successive K blocks continue from the stored Acc values,
+// so fp16 accumulation rounds every partial sum to fp16 and f32 accumulation keeps binary32 until
+// the end. The epilogue then computes alpha * acc + beta * C_old in binary32 and rounds once to
+// the storage type (beta == 0 never reads C).
+//
+// Everything here is in an unnamed namespace on purpose: each ISA translation unit is compiled
+// with different -m flags, and identical inline functions or template instantiations with
+// external linkage would be merged by the linker, possibly into a copy that uses instructions
+// the running CPU lacks.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include "kernels/kernel_table.h"
+
+namespace pure16::kernels {
+namespace {
+
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// A per-thread scratch allocation that only grows, so repeated calls do not allocate.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { release(); }
+  template <class U>
+  U* get(size_t count) {
+    const size_t bytes = std::max<size_t>(count * sizeof(U), 64);
+    if (bytes > bytes_) {
+      release();
+      data_ = ::operator new(bytes, std::align_val_t(64));
+      bytes_ = bytes;
+    }
+    return static_cast<U*>(data_);
+  }
+
+ private:
+  void release() {
+    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+template <class Op>
+struct Workspace {
+  Scratch a, b, c;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Packing. A panel holds W rows (of op(A)) or columns (of op(B)) by `steps` units of K, in one of
+// two layouts the micro-kernel reads:
+//   step-major  [q][w]: unit (w, q) at q * W + w       every B panel; A panels when A is (K, M)
+//   row-major   [w][q]: unit (w, q) at w * kKCU + q    A panels when A is (M, K)
+// Choosing the A layout by transpose makes packing A a plain (converting) copy in both cases;
+// only op(B) with B stored (N, K) needs a transpose. Rows/columns past `width` are zero.
+
+// dst[0, ceil(n / kStep)) = units of the n contiguous source elements src[0, n).
+template <class Op, class T>
+inline void convert_run(typename Op::Unit* dst, const T* src, int64_t n) {
+  using Unit = typename Op::Unit;
+  using F = typename Op::F;
+  if constexpr (std::is_same_v<Unit, float> && !std::is_same_v<T, float>) {
+    int64_t j = 0;
+    for (; j + F::kLanes <= n; j += F::kLanes) F::store(dst + j, F::load(src + j, F::kLanes), F::kLanes);
+    if (j < n) F::store(dst + j, F::load(src + j, int(n - j)), int(n - j));
+  } else {
+    static_assert(sizeof(Unit) == Op::kStep * sizeof(T), "a unit is kStep source elements");
+    std::memcpy(static_cast<void*>(dst), src, size_t(n) * sizeof(T));
+    if (n % Op::kStep != 0) std::memset(reinterpret_cast<T*>(dst) + n, 0, sizeof(T) * size_t(Op::kStep - n % Op::kStep));
+  }
+}
+
+// Packs the block src(w, p) = src[w * sw + p * sp], w < width, p < kc, into one panel of W.
+// One of sw, sp is 1.
+template <class Op, int W, bool kRowMajor, class T>
+void pack_panel(typename Op::Unit* dst, const T* src, int64_t sw, int64_t sp, int width, int64_t kc) {
+  using Unit = typename Op::Unit;
+  constexpr int kStep = Op::kStep;
+  const int64_t steps = ceil_div(kc, kStep);
+  if constexpr (kRowMajor) {  // sp == 1: each row is one run along K
+    for (int w = 0; w < width; ++w) convert_run<Op>(dst + w * Op::kKCU, src + w * sw, kc);
+    for (int w = width; w < W; ++w) std::fill_n(dst + w * Op::kKCU, steps, Unit{});
+  } else if (sw == 1) {  // each K step is one run along w
+    if constexpr (kStep == 1) {
+      for (int64_t q = 0; q < steps; ++q) {
+        convert_run<Op>(dst + q * W, src + q * sp, width);
+        std::fill(dst + q * W + width, dst + (q + 1) * W, Unit{});
+      }
+    } else {  // bf16 pairs: interleave rows 2q and 2q + 1 (zero past kc)
+      static_assert(kStep == 2 && sizeof(T) == 2);
+      uint16_t* out = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t q = 0; q < steps; ++q) {
+        const T* r0 = src + 2 * q * sp;
+        const bool has_r1 = 2 * q + 1 < kc;
+        for (int w = 0; w < W; ++w) {
+          out[2 * (q * W + w)] = w < width ? r0[w].bits : 0;
+          out[2 * (q * W + w) + 1] = w < width && has_r1 ? r0[sp + w].bits : 0;
+        }
+      }
+    }
+  } else {  // sp == 1: transpose through a small staging block, kS steps at a time
+    constexpr int kS = 16;
+    alignas(64) Unit stage[W * kS];
+    for (int64_t q0 = 0; q0 < steps; q0 += kS) {
+      const int s = int(std::min<int64_t>(kS, steps - q0));
+      const int64_t elems = std::min<int64_t>(int64_t(s) * kStep, kc - q0 * kStep);
+      for (int w = 0; w < width; ++w) convert_run<Op>(stage + w * kS, src + w * sw + q0 * kStep, elems);
+      for (int q = 0; q < s; ++q) {
+        Unit* out = dst + (q0 + q) * W;
+        for (int w = 0; w < width; ++w) out[w] = stage[w * kS + q];
+        for (int w = width; w < W; ++w) out[w] = Unit{};
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The micro-kernel: a kMR x NR tile of accumulators in registers, over `steps` units of K.
+// cin == nullptr starts from zero, else from the Acc tile at cin (leading dimension ldin);
+// the result goes to cout (ldout). With kARowMajor the A panel is [i][q], else [q][i].
+template <class Op, bool kARowMajor>
+void micro_kernel(int64_t steps, const typename Op::Unit* a, const typename Op::Unit* b,
+                  const typename Op::Acc* cin, int64_t ldin, typename Op::Acc* cout, int64_t ldout) {
+  constexpr int MR = Op::kMR, NV = Op::kNV, L = Op::kLanes, NR = NV * L;
+  typename Op::AccVec acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = cin != nullptr ? Op::load_acc(cin + i * ldin + v * L) : Op::zero();
+  for (int64_t q = 0; q < steps; ++q) {
+    typename Op::BVec bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = Op::load_b(b + q * NR + v * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const auto av = Op::broadcast_a(kARowMajor ? a + i * Op::kKCU + q : a + q * MR + i);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = Op::madd(acc[i][v], av, bv[v]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) Op::store_acc(cout + i * ldout + v * L, acc[i][v]);
+}
+
+// C(mr x nr) = round(alpha * tile + beta * C), in binary32; beta == 0 never reads C.
+template <class Op, class T>
+void store_tile(T* c, int64_t ldc, const typename Op::Acc* tile, int mr, int nr, float alpha, float beta) {
+  using F = typename Op::F;
+  constexpr int NR = Op::kNV * Op::kLanes;
+  const auto va = F::set1(alpha), vb = F::set1(beta);
+  for (int i = 0; i < mr; ++i) {
+    for (int j = 0; j < nr; j += F::kLanes) {
+      const int n = std::min(F::kLanes, nr - j);
+      auto x = F::mul(va, F::load(tile + i * NR + j, F::kLanes));
+      if (beta != 0.0f) x = F::fma(vb, F::load(c + i * ldc + j, n), x);
+      F::store(c + i * ldc + j, x, n);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One thread's share: rows [r0, r1) and columns [c0, c1) of C, all of K.
+//   for each kMB rows (the Acc buffer holds kMB x kNC partial sums between K blocks)
+//     for each kNC columns
+//       for each kKC of K: pack op(B) (kKC x kNC, in L2) once
+//         for each kMC rows: pack op(A) (kMC x kKC, in L2)
+//           for each NR columns (B panel stays in L1), each MR rows: micro-kernel
+template <class Op, class T>
+void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Workspace<Op>& ws) {
+  using Unit = typename Op::Unit;
+  using Acc = typename Op::Acc;
+  constexpr int MR = Op::kMR, NR = Op::kNV * Op::kLanes;
+  constexpr int64_t KCU = Op::kKCU, KC = KCU * Op::kStep;
+  static_assert(Op::kMC % MR == 0 && Op::kNC % NR == 0 && Op::kMB % Op::kMC == 0);
+  const T* a = static_cast<const T*>(g.a);
+  const T* b = static_cast<const T*>(g.b);
+  T* c = static_cast<T*>(g.c);
+  const int64_t nk = std::max<int64_t>(1, ceil_div(g.k, KC));
+  const int64_t rows = std::min<int64_t>(Op::kMB, r1 - r0), cols = std::min<int64_t>(Op::kNC, c1 - c0);
+  Unit* apack = ws.a.template get<Unit>(size_t(round_up(std::min<int64_t>(Op::kMC, rows), MR) * KCU));
+  Unit* bpack = ws.b.template get<Unit>(size_t(round_up(cols, NR) * KCU));
+  const int64_t ldcb = round_up(cols, NR);
+  Acc* cbuf = nk > 1 ? ws.c.template get<Acc>(size_t(round_up(rows, MR) * ldcb)) : nullptr;
+  alignas(64) Acc tile[MR * NR];
+  // Element (row, p) of op(A) is a[row * as_row + p * as_k]; (p, col) of op(B) is b[p * bs_k + col * bs_col].
+  const int64_t as_row = g.trans_a ? 1 : g.lda, as_k = g.trans_a ? g.lda : 1;
+  const int64_t bs_k = g.trans_b ? 1 : g.ldb, bs_col = g.trans_b ? g.ldb : 1;
+
+  for (int64_t ib = r0; ib < r1; ib += Op::kMB) {
+    const int64_t mb = std::min<int64_t>(Op::kMB, r1 - ib);
+    for (int64_t jc = c0; jc < c1; jc += Op::kNC) {
+      const int64_t nc = std::min<int64_t>(Op::kNC, c1 - jc);
+      for (int64_t kb = 0; kb < nk; ++kb) {
+        const int64_t pc = kb * KC, kc = std::min<int64_t>(KC, g.k - pc);
+        const int64_t steps = ceil_div(kc, Op::kStep);
+        const bool first = kb == 0, last = kb == nk - 1;
+        for (int64_t jr = 0; jr < nc; jr += NR)
+          pack_panel<Op, NR, false>(bpack + jr * KCU, b + pc * bs_k + (jc + jr) * bs_col, bs_col, bs_k,
+                                    int(std::min<int64_t>(NR, nc - jr)), kc);
+        for (int64_t ic = ib; ic < ib + mb; ic += Op::kMC) {
+          const int64_t mc = std::min<int64_t>(Op::kMC, ib + mb - ic);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const T* src = a + (ic + ir) * as_row + pc * as_k;
+            const int width = int(std::min<int64_t>(MR, mc - ir));
+            if (g.trans_a) pack_panel<Op, MR, false>(apack + ir * KCU, src, as_row, as_k, width, kc);
+            else pack_panel<Op, MR, true>(apack + ir * KCU, src, as_row, as_k, width, kc);
+          }
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              Acc* cb = cbuf != nullptr ? cbuf + (ic - ib + ir) * ldcb + jr : nullptr;
+              const Acc* cin = first ? nullptr : cb;
+              Acc* cout = last ? tile : cb;
+              const int64_t ldout = last ? NR : ldcb;
+              if (g.trans_a) micro_kernel<Op, false>(steps, apack + ir * KCU, bpack + jr * KCU, cin, ldcb, cout, ldout);
+              else micro_kernel<Op, true>(steps, apack + ir * KCU, bpack + jr * KCU, cin, ldcb, cout, ldout);
+              if (last)
+                store_tile<Op>(c + (ic + ir) * g.ldc + jc + jr, g.ldc, tile, int(std::min<int64_t>(MR, mc - ir)),
+                               int(std::min<int64_t>(NR, nc - jr)), g.alpha, g.beta);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads. Each thread of a tm x tn grid owns a rectangle of C (in whole MR x NR tiles, as even
+// as possible) and runs run_region on it with its own packing buffers: no synchronisation, and
+// the result does not depend on the number of threads (every C element is summed over K in the
+// same blocked order). The grid is chosen to minimise the slowest thread's estimated time:
+// multiply-adds plus re-packing (a thread packs op(A) once per kNC of its columns and op(B)
+// once per kMB of its rows).
+struct ThreadGrid {
+  int tm = 1, tn = 1;
+};
+
+template <class Op>
+ThreadGrid choose_grid(const GemmArgs& g, int threads) {
+  constexpr int MR = Op::kMR, NR = Op::kNV * Op::kLanes;
+  const int64_t tiles_m = ceil_div(g.m, MR), tiles_n = ceil_div(g.n, NR);
+  ThreadGrid best;
+  double best_cost = -1;
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm != 0) continue;
+    const int tn = threads / tm;
+    if (tm > tiles_m || tn > tiles_n) continue;
+    const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
+    const double k = double(std::max<int64_t>(g.k, 1));
+    const double flops = rows * cols * k / (Op::kMR * Op::kNV * Op::kLanes * Op::kStep);  // micro-kernel steps
+    const double pack_a = rows * k * double(ceil_div(int64_t(cols), Op::kNC)) / Op::F::kLanes;
+    const double pack_b = cols * k * double(ceil_div(int64_t(rows), Op::kMB)) / Op::F::kLanes * (g.trans_b ? 4 : 1);
+    const double cost = flops * Op::kMR + pack_a + pack_b;
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best = {tm, tn};
+    }
+  }
+  return best;
+}
+
+// Splits [0, tiles) into `parts` nearly equal runs of whole tiles; returns part p as [begin, end)
+// in elements, clipped to `size`.
+inline void split_tiles(int64_t size, int64_t tile, int parts, int p, int64_t& begin, int64_t& end) {
+  const int64_t tiles = ceil_div(size, tile);
+  const int64_t base = tiles / parts, extra = tiles % parts;
+  const int64_t first = p * base + std::min<int64_t>(p, extra);
+  const int64_t count = base + (p < extra ? 1 : 0);
+  begin = std::min(size, first * tile);
+  end = std::min(size, (first + count) * tile);
+}
+
+// Below this many multiply-adds per thread a parallel region costs more than it saves.
+constexpr double kMinWorkPerThread = double(1 << 18);
+
+template <class Op, class T>
+void gemm_blocked(const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+  const double work = double(g.m) * double(g.n) * double(g.k);
+  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();  // never nest
+  threads = int(std::clamp<double>(work / kMinWorkPerThread, 1.0, double(threads)));
+  if (threads == 1) {
+    thread_local Workspace<Op> ws;
+    run_region<Op, T>(g, 0, g.m, 0, g.n, ws);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    // The team may be smaller than asked for; the grid follows the team actually running.
+    const int team = omp_get_num_threads(), t = omp_get_thread_num();
+    const ThreadGrid grid = choose_grid<Op>(g, team);
+    if (t < grid.tm * grid.tn) {
+      int64_t r0, r1, c0, c1;
+      split_tiles(g.m, Op::kMR, grid.tm, t / grid.tn, r0, r1);
+      split_tiles(g.n, Op::kNV * Op::kLanes, grid.tn, t % grid.tn, c0, c1);
+      thread_local Workspace<Op> ws;
+      if (r0 < r1 && c0 < c1) run_region<Op, T>(g, r0, r1, c0, c1, ws);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pure16::kernels

@@ -1,0 +1,60 @@
+#include "pure16/nn/activation.h"
+
+#include <stdexcept>
+
+#include "pure16/kernels/elementwise.h"
+
+namespace pure16::nn {
+
+Tensor ReLU::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
+  Tensor y = Tensor::zeros(x.shape(), x.dtype());
+  kernels::relu_forward(y.raw(), x.raw(), x.dtype(), x.numel());
+  ctx.saved = {y};  // y > 0 exactly where x > 0, and y is what the next layer keeps anyway
+  return y;
+}
+
+Tensor ReLU::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
+  if (!need_input_grad) return {};
+  const Tensor& y = ctx.saved.at(0);
+  Tensor dx = Tensor::zeros(dy.shape(), dy.dtype());
+  kernels::relu_backward(dx.raw(), dy.raw(), y.raw(), dy.dtype(), dy.numel());
+  return dx;
+}
+
+Shape Flatten::output_shape(const Shape& input) const {
+  if (input.empty()) throw std::invalid_argument("Flatten: input needs a batch dimension, got " + shape_string(input));
+  int64_t features = 1;
+  for (size_t i = 1; i < input.size(); ++i) features *= input[i];
+  return {input[0], features};
+}
+
+Tensor Flatten::forward_impl(const Tensor& x, Context&, const RunOptions&) { return x.reshape(output_shape(x.shape())); }
+
+Tensor Flatten::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
+  if (!need_input_grad) return {};
+  return dy.reshape(ctx.input_shape);
+}
+
+Dropout::Dropout(float p, uint64_t stream) : p_(p), stream_(stream) {
+  if (!(p >= 0.0f && p < 1.0f)) throw std::invalid_argument("Dropout: probability must be in [0, 1), got " + std::to_string(p));
+}
+
+std::string Dropout::name() const { return "Dropout(" + std::to_string(p_) + ")"; }
+
+Tensor Dropout::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
+  ctx.stream = (options.step << 16) ^ stream_;  // one stream per layer and step
+  if (!options.training || p_ == 0.0f) return x;
+  Tensor y = Tensor::zeros(x.shape(), x.dtype());
+  kernels::dropout(y.raw(), x.raw(), x.dtype(), x.numel(), p_, options.seed, ctx.stream);
+  return y;
+}
+
+Tensor Dropout::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) {
+  if (!need_input_grad) return {};
+  if (!options.training || p_ == 0.0f) return dy;
+  Tensor dx = Tensor::zeros(dy.shape(), dy.dtype());
+  kernels::dropout(dx.raw(), dy.raw(), dy.dtype(), dy.numel(), p_, options.seed, ctx.stream);
+  return dx;
+}
+
+}  // namespace pure16::nn

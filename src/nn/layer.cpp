@@ -1,0 +1,30 @@
+#include "pure16/nn/layer.h"
+
+#include <stdexcept>
+
+namespace pure16::nn {
+
+Tensor Layer::forward(const Tensor& x, Context& ctx, const RunOptions& options) {
+  const Shape expected = output_shape(x.shape());  // throws on a bad input shape
+  if (!x.is_contiguous()) throw std::invalid_argument(name() + ": input must be contiguous");
+  ctx.input_shape = x.shape();
+  Tensor y = forward_impl(x, ctx, options);
+  if (y.shape() != expected)
+    throw std::logic_error(name() + ": produced " + shape_string(y.shape()) + ", expected " + shape_string(expected));
+  return y;
+}
+
+Tensor Layer::backward(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) {
+  const Shape expected = output_shape(ctx.input_shape);
+  if (dy.shape() != expected)
+    throw std::invalid_argument(name() + ": gradient of shape " + shape_string(dy.shape()) + " for output " +
+                                shape_string(expected));
+  if (!dy.is_contiguous()) throw std::invalid_argument(name() + ": gradient must be contiguous");
+  Tensor dx = backward_impl(dy, ctx, options, need_input_grad);
+  if (need_input_grad && dx.shape() != ctx.input_shape)
+    throw std::logic_error(name() + ": input gradient " + shape_string(dx.shape()) + " for input " +
+                           shape_string(ctx.input_shape));
+  return dx;
+}
+
+}  // namespace pure16::nn

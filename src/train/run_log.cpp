@@ -1,0 +1,40 @@
+#include "pure16/train/run_log.h"
+
+#include "pure16/io/atomic_file.h"
+
+namespace pure16::train {
+
+nlohmann::json epoch_json(const EpochRecord& r) {
+  return {{"epoch", r.epoch},
+          {"train_loss", r.train_loss},
+          {"test_loss", r.test_loss},
+          {"test_accuracy", r.test_accuracy},
+          {"images_per_second", r.images_per_second},
+          {"seconds", r.seconds},
+          {"loss_scale", r.loss_scale},
+          {"skipped_steps", r.skipped_steps},
+          {"steps", r.steps},
+          {"partial", r.partial}};
+}
+
+nlohmann::json final_json(const TrainResult& result) {
+  return {{"final", true},
+          {"test_accuracy", result.test_accuracy},
+          {"steps", result.steps},
+          {"parameters", result.parameters},
+          {"memory",
+           {{"weights_bytes", result.memory.weights_bytes},
+            {"gradients_bytes", result.memory.gradients_bytes},
+            {"optimizer_bytes", result.memory.optimizer_bytes},
+            {"master_weights_bytes", result.memory.master_weights_bytes},
+            {"buffers_bytes", result.memory.buffers_bytes}}}};
+}
+
+RunLog::RunLog(std::filesystem::path path) : path_(std::move(path)) { io::write_file_atomic(path_, ""); }
+
+void RunLog::append(const nlohmann::json& record) {
+  contents_ += record.dump() + "\n";
+  io::write_file_atomic(path_, contents_);
+}
+
+}  // namespace pure16::train

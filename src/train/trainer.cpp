@@ -1,0 +1,132 @@
+#include "pure16/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "pure16/kernels/elementwise.h"
+
+namespace pure16::train {
+
+Trainer::Trainer(nn::Layer& model, nn::ParameterStore& store, optim::Sgd& optimizer, const PrecisionPolicy& policy,
+                 uint64_t seed)
+    : model_(model), store_(store), optimizer_(optimizer), policy_(policy), scaler_(policy.loss_scale), seed_(seed) {}
+
+StepResult Trainer::train_step(const data::Batch& batch) {
+  const nn::RunOptions options{true, policy_.accumulation, seed_, step_};
+  nn::Context ctx;
+  const Tensor logits = model_.forward(batch.inputs, ctx, options);
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+
+  // The loss is the batch mean, so its gradient carries 1/rows; the loss scale multiplies it
+  // here, before any fp16 gradient exists, which is what keeps small gradients from flushing.
+  Tensor dlogits = Tensor::zeros(logits.shape(), logits.dtype());
+  const float grad_scale = scaler_.scale() / float(rows);
+  const kernels::SoftmaxXentResult loss = kernels::softmax_cross_entropy(
+      dlogits.raw(), logits.raw(), batch.labels.data(), logits.dtype(), rows, classes, grad_scale);
+
+  store_.zero_grads();
+  model_.backward(dlogits, ctx, options, false);
+
+  StepResult result;
+  result.loss = loss.loss_sum / double(rows);
+  result.nonfinite = kernels::count_nonfinite(store_.grads().raw(), store_.grads().dtype(), store_.numel()) > 0;
+  const float scale_used = scaler_.scale();
+  result.applied = scaler_.update(result.nonfinite);
+  if (result.applied) optimizer_.step(scale_used, step_);
+  ++step_;
+  return result;
+}
+
+EvalResult Trainer::evaluate(const data::Dataset& dataset, int64_t batch_size) {
+  data::Loader loader(dataset, batch_size, false, 0);
+  loader.start_epoch(0);
+  const nn::RunOptions options{false, policy_.accumulation, seed_, step_};
+  double loss_sum = 0;
+  int64_t correct = 0, samples = 0;
+  for (int64_t b = 0; b < loader.num_batches(); ++b) {
+    const data::Batch batch = loader.batch(b, policy_.compute);
+    nn::Context ctx;
+    const Tensor logits = model_.forward(batch.inputs, ctx, options);
+    const kernels::SoftmaxXentResult r = kernels::softmax_cross_entropy(
+        nullptr, logits.raw(), batch.labels.data(), logits.dtype(), logits.size(0), logits.size(1), 1.0f);
+    loss_sum += r.loss_sum;
+    correct += r.correct;
+    samples += logits.size(0);
+  }
+  EvalResult result;
+  result.samples = samples;
+  result.loss = samples ? loss_sum / double(samples) : 0.0;
+  result.accuracy = samples ? double(correct) / double(samples) : 0.0;
+  return result;
+}
+
+TrainResult train(const TrainConfig& config, const data::Split& split, const Callbacks& callbacks) {
+  if (config.epochs <= 0) throw std::invalid_argument("epochs must be positive");
+  if (config.batch_size <= 0) throw std::invalid_argument("batch size must be positive");
+  if (config.max_steps < 0) throw std::invalid_argument("max steps must be non-negative");
+  config.policy.validate();
+
+  auto model = nn::build_model(config.model, split.train.sample_shape, split.train.num_classes, config.model_options);
+  nn::ParameterStore store;
+  store.build(model->parameters(), config.policy, config.seed, model->buffers());
+  optim::Sgd optimizer(store, config.sgd, config.policy, config.seed);
+  Trainer trainer(*model, store, optimizer, config.policy, config.seed);
+  data::Loader loader(split.train, config.batch_size, true, config.seed);
+
+  using Clock = std::chrono::steady_clock;
+  TrainResult result;
+  bool stop = false;
+  for (int64_t epoch = 1; epoch <= config.epochs && !stop; ++epoch) {
+    loader.start_epoch(epoch - 1);
+    const int64_t skipped_before = trainer.scaler().skipped_steps();
+    const auto start = Clock::now();
+    double loss_sum = 0;
+    int64_t finite_batches = 0, images = 0, batches_done = 0;
+    for (int64_t b = 0; b < loader.num_batches(); ++b) {
+      if (config.max_steps > 0 && trainer.steps() >= config.max_steps) {
+        stop = true;
+        break;
+      }
+      const data::Batch batch = loader.batch(b, config.policy.compute);
+      const StepResult step = trainer.train_step(batch);
+      if (std::isfinite(step.loss)) {
+        loss_sum += step.loss;
+        ++finite_batches;
+      }
+      images += int64_t(batch.labels.size());
+      ++batches_done;
+      if (callbacks.on_batch) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        callbacks.on_batch(epoch, b + 1, loader.num_batches(), finite_batches ? loss_sum / double(finite_batches) : NAN,
+                           elapsed > 0 ? double(images) / elapsed : 0.0);
+      }
+    }
+    if (config.max_steps > 0 && trainer.steps() >= config.max_steps) stop = true;
+    if (batches_done == 0) break;
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const EvalResult eval = trainer.evaluate(split.test, config.eval_batch_size);
+
+    EpochRecord record;
+    record.epoch = epoch;
+    record.train_loss = finite_batches ? loss_sum / double(finite_batches) : NAN;
+    record.test_loss = eval.loss;
+    record.test_accuracy = eval.accuracy;
+    record.seconds = seconds;
+    record.images_per_second = seconds > 0 ? double(images) / seconds : 0.0;
+    record.loss_scale = trainer.scaler().scale();
+    record.skipped_steps = trainer.scaler().skipped_steps() - skipped_before;
+    record.steps = batches_done;
+    record.partial = batches_done < loader.num_batches();
+    result.epochs.push_back(record);
+    if (callbacks.on_epoch) callbacks.on_epoch(record);
+  }
+  result.test_accuracy = result.epochs.empty() ? 0.0 : result.epochs.back().test_accuracy;
+  result.memory = store.memory();
+  result.memory.optimizer_bytes = optimizer.state_bytes();
+  result.parameters = store.parameter_count();
+  result.steps = trainer.steps();
+  return result;
+}
+
+}  // namespace pure16::train

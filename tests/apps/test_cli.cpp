@@ -1,0 +1,96 @@
+// The `pure16` command line, run as a user would.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string out, err;
+};
+
+std::filesystem::path scratch_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("pure16_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Run run_cli(const std::string& args) {
+  const auto dir = scratch_dir();
+  const std::string command = std::string(PURE16_CLI_PATH) + " " + args + " >" + (dir / "out").string() + " 2>" +
+                              (dir / "err").string() + " </dev/null";
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(dir / "out"), read_file(dir / "err")};
+}
+
+TEST(Cli, UnknownFlagIsRejectedWithUsage) {
+  const Run r = run_cli("train --epochz 3");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--epochz"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--batch-size"), std::string::npos) << "usage should list the options: " << r.err;
+}
+
+TEST(Cli, BadValuesAreRejected) {
+  for (const char* args : {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc",
+                           "train --rounding up", "train --epochs 0", "train --batch-size -1", "train --lr x",
+                           "train --model resnet9000", "nonsense"}) {
+    const Run r = run_cli(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_FALSE(r.err.empty()) << args;
+  }
+}
+
+TEST(Cli, MissingDataDirectoryIsNamed) {
+  const Run r = run_cli("train --data /nonexistent/pure16/mnist --epochs 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/nonexistent/pure16/mnist"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SyntheticRunWritesJsonLog) {
+  const auto log = scratch_dir() / "run.jsonl";
+  const Run r = run_cli("train --dataset synthetic --epochs 2 --max-steps 70 --batch-size 64 --threads 2 --log " +
+                        log.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(read_file(log));
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  // 8192 samples / 64 = 128 steps per epoch: 70 steps end inside epoch 1, which is still logged.
+  ASSERT_EQ(records.size(), 2u) << read_file(log);
+  const nlohmann::json& epoch = records[0];
+  for (const char* key : {"epoch", "train_loss", "test_loss", "test_accuracy", "images_per_second", "seconds",
+                          "loss_scale", "skipped_steps"})
+    EXPECT_TRUE(epoch.contains(key)) << key;
+  EXPECT_EQ(epoch["epoch"], 1);
+  EXPECT_TRUE(epoch["partial"].get<bool>());
+  EXPECT_GE(epoch["test_accuracy"].get<double>(), 0.0);
+  EXPECT_LE(epoch["test_accuracy"].get<double>(), 1.0);
+  const nlohmann::json& last = records[1];
+  EXPECT_TRUE(last["final"].get<bool>());
+  EXPECT_EQ(last["memory"]["master_weights_bytes"], 0);
+  EXPECT_GT(last["memory"]["weights_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(last["memory"]["weights_bytes"], last["memory"]["gradients_bytes"]);
+  EXPECT_NE(r.out.find("epoch 1/2 (partial)"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoNamesTheKernels) {
+  const Run r = run_cli("info");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("detected ISA"), std::string::npos);
+  EXPECT_NE(r.out.find("gemm f16, f16 accum"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,92 @@
+// Linear in each training dtype against a float64 evaluation of the same rounded inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pure16/nn/linear.h"
+#include "support/reference.h"
+
+namespace pure16::nn {
+namespace {
+
+PrecisionPolicy policy_for(DType dtype) {
+  PrecisionPolicy p;
+  p.name = "test";
+  p.compute = p.master = p.optimizer_state = dtype;
+  return p;
+}
+
+class LinearPrecision : public ::testing::TestWithParam<DType> {};
+
+TEST_P(LinearPrecision, ForwardWithinRoundingBound) {
+  const DType dtype = GetParam();
+  const int64_t batch = 9, in = 200, out = 17;
+  Linear layer(in, out);
+  ParameterStore store;
+  store.build(layer.parameters(), policy_for(dtype), 5);
+  const Tensor x = Tensor::from_doubles(testing::random_values(batch * in, 11), {batch, in}, dtype);
+  Context ctx;
+  const Tensor y = layer.forward(x, ctx, RunOptions{});
+
+  // y = x W^T + b: a K-term sum accumulated in binary32 (error <= gamma_K(2^-24) sum|x w|),
+  // rounded to the dtype (u_d), then the bias added in binary32 (u32) and rounded again (u_d).
+  const std::vector<double> xv = x.to_doubles(), wv = layer.weight().value.to_doubles(),
+                            bv = layer.bias().value.to_doubles(), yv = y.to_doubles();
+  const double u = traits(dtype).unit_roundoff;
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t c = 0; c < out; ++c) {
+      double exact = 0, magnitude = 0;
+      for (int64_t k = 0; k < in; ++k) {
+        exact += xv[size_t(r * in + k)] * wv[size_t(c * in + k)];
+        magnitude += std::abs(xv[size_t(r * in + k)] * wv[size_t(c * in + k)]);
+      }
+      const double u32 = 0x1.0p-24;
+      const double g = testing::gamma(in, u32) * magnitude;
+      const double product_error = g + u * (std::abs(exact) + g);
+      const double bound = product_error + (u32 + u + u * u32) * (std::abs(exact) + std::abs(bv[size_t(c)]) + product_error);
+      EXPECT_NEAR(yv[size_t(r * out + c)], exact + bv[size_t(c)], bound) << "row " << r << " col " << c;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, LinearPrecision, ::testing::Values(DType::f32, DType::f16, DType::bf16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(Linear, RejectsWrongInputShape) {
+  Linear layer(4, 3);
+  ParameterStore store;
+  store.build(layer.parameters(), policy_for(DType::f32), 1);
+  Context ctx;
+  try {
+    layer.forward(Tensor::zeros({2, 5}, DType::f32), ctx, RunOptions{});
+    FAIL() << "expected an exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 5]"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Linear, RejectsInputOfAnotherDtype) {
+  Linear layer(4, 3);
+  ParameterStore store;
+  store.build(layer.parameters(), policy_for(DType::f16), 1);
+  Context ctx;
+  EXPECT_THROW(layer.forward(Tensor::zeros({2, 4}, DType::f32), ctx, RunOptions{}), std::invalid_argument);
+}
+
+TEST(Linear, ParameterGradientsAccumulate) {
+  Linear layer(3, 2);
+  ParameterStore store;
+  store.build(layer.parameters(), policy_for(DType::f32), 1);
+  const Tensor x = Tensor::from_doubles({1, 2, 3}, {1, 3}, DType::f32);
+  const Tensor dy = Tensor::from_doubles({1, -1}, {1, 2}, DType::f32);
+  store.zero_grads();
+  for (int i = 0; i < 2; ++i) {
+    Context ctx;
+    layer.forward(x, ctx, RunOptions{});
+    layer.backward(dy, ctx, RunOptions{});
+  }
+  EXPECT_EQ(layer.weight().grad.to_doubles(), (std::vector<double>{2, 4, 6, -2, -4, -6}));
+  EXPECT_EQ(layer.bias().grad.to_doubles(), (std::vector<double>{2, -2}));
+}
+
+}  // namespace
+}  // namespace pure16::nn
