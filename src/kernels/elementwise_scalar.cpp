@@ -1,17 +1,32 @@
 // Scalar references for the element-wise ops: one plain loop each, in the element order the
 // header documents. Vectorized variants must match these within the bounds in the tests.
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "kernels/elementwise_reference.h"
 #include "kernels/kernel_table.h"
 #include "pure16/numerics/philox.h"
 
 namespace pure16::kernels {
 namespace {
 
-constexpr int64_t kParallelThreshold = 1 << 15;
+// A converted NaN is quiet, as IEEE 754 convertFormat delivers it (and fp16/bf16 rounding
+// does). Explicit for float and double, because an optimizing compiler may fold the
+// round trip through double away, and the quieting with it.
+template <class D>
+D quiet_nan(D v) {
+  if constexpr (std::is_same_v<D, float>) {
+    if (std::isnan(v)) return std::bit_cast<float>(std::bit_cast<uint32_t>(v) | 0x00400000u);
+  } else if constexpr (std::is_same_v<D, double>) {
+    if (std::isnan(v)) return std::bit_cast<double>(std::bit_cast<uint64_t>(v) | (uint64_t(1) << 51));
+  }
+  return v;
+}
+}  // namespace
 
 void convert_ref(void* dst, DType dst_type, const void* src, DType src_type, int64_t n) {
   dispatch(src_type, [&](auto src_tag) {
@@ -21,7 +36,7 @@ void convert_ref(void* dst, DType dst_type, const void* src, DType src_type, int
       const S* in = static_cast<const S*>(src);
       D* out = static_cast<D*>(dst);
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-      for (int64_t i = 0; i < n; ++i) out[i] = from_double<D>(as_double(in[i]));  // one rounding
+      for (int64_t i = 0; i < n; ++i) out[i] = quiet_nan(from_double<D>(as_double(in[i])));  // one rounding
     });
   });
 }
@@ -161,8 +176,6 @@ SoftmaxXentResult softmax_cross_entropy_ref(void* dlogits, const void* logits, c
     return SoftmaxXentResult{loss_sum, correct};
   });
 }
-
-}  // namespace
 
 void register_elementwise_scalar(KernelTable& table) {
   table.convert.set(convert_ref, Isa::scalar);

@@ -75,7 +75,8 @@ constexpr uint16_t round_binary(Bits x, uint32_t random = 0) {
     // Round up when r < dropped for r uniform in [0, 2^shift): probability dropped / 2^shift.
     // Beyond 32 discarded bits (only far below the smallest subnormal) the top 32 are compared.
     if (shift >= 1 && shift <= 32) {
-      const Bits dropped = significand & ((one << shift) - 1);
+      // shift == 32 == src_width: everything is dropped (a 32-bit shift by 32 would be UB).
+      const Bits dropped = shift == src_width ? significand : significand & ((one << shift) - 1);
       if (Bits(random >> (32 - shift)) < dropped) kept += 1;
     } else if (shift > 32) {
       if (Bits(random) < (significand >> (shift - 32))) kept += 1;

@@ -1,0 +1,26 @@
+// The scalar reference of each element-wise op (elementwise_scalar.cpp), callable by the
+// vector variants for what they do not handle themselves: f64 and conversions involving it.
+#pragma once
+
+#include <cstdint>
+
+#include "pure16/kernels/elementwise.h"
+
+namespace pure16::kernels {
+
+/// Element count above which the element-wise ops (reference and variants) use OpenMP threads.
+constexpr int64_t kParallelThreshold = 1 << 15;
+
+void convert_ref(void* dst, DType dst_type, const void* src, DType src_type, int64_t n);
+void convert_stochastic_ref(void* dst, DType dst_type, const float* src, int64_t n, uint64_t seed, uint64_t stream,
+                            uint64_t first_index);
+void add_bias_ref(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols);
+void relu_forward_ref(void* y, const void* x, DType dtype, int64_t n);
+void relu_backward_ref(void* dx, const void* dy, const void* y, DType dtype, int64_t n);
+void sum_rows_ref(void* out, const void* x, DType dtype, int64_t rows, int64_t cols, float beta);
+void dropout_ref(void* y, const void* x, DType dtype, int64_t n, float p, uint64_t seed, uint64_t stream);
+int64_t count_nonfinite_ref(const void* x, DType dtype, int64_t n);
+SoftmaxXentResult softmax_cross_entropy_ref(void* dlogits, const void* logits, const int32_t* labels, DType dtype,
+                                            int64_t batch, int64_t classes, float grad_scale);
+
+}  // namespace pure16::kernels
