@@ -11,7 +11,7 @@
 
 namespace {
 
-struct Run {
+struct CliResult {
   int exit_code;
   std::string out, err;
 };
@@ -29,7 +29,7 @@ std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-Run run_cli(const std::string& args) {
+CliResult run_cli(const std::string& args) {
   const auto dir = scratch_dir();
   const std::string command = std::string(PURE16_CLI_PATH) + " " + args + " >" + (dir / "out").string() + " 2>" +
                               (dir / "err").string() + " </dev/null";
@@ -38,7 +38,7 @@ Run run_cli(const std::string& args) {
 }
 
 TEST(Cli, UnknownFlagIsRejectedWithUsage) {
-  const Run r = run_cli("train --epochz 3");
+  const CliResult r = run_cli("train --epochz 3");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--epochz"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--batch-size"), std::string::npos) << "usage should list the options: " << r.err;
@@ -48,21 +48,21 @@ TEST(Cli, BadValuesAreRejected) {
   for (const char* args : {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc",
                            "train --rounding up", "train --epochs 0", "train --batch-size -1", "train --lr x",
                            "train --model resnet9000", "nonsense"}) {
-    const Run r = run_cli(args);
+    const CliResult r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
   }
 }
 
 TEST(Cli, MissingDataDirectoryIsNamed) {
-  const Run r = run_cli("train --data /nonexistent/pure16/mnist --epochs 1");
+  const CliResult r = run_cli("train --data /nonexistent/pure16/mnist --epochs 1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("/nonexistent/pure16/mnist"), std::string::npos) << r.err;
 }
 
 TEST(Cli, SyntheticRunWritesJsonLog) {
   const auto log = scratch_dir() / "run.jsonl";
-  const Run r = run_cli("train --dataset synthetic --epochs 2 --max-steps 70 --batch-size 64 --threads 2 --log " +
+  const CliResult r = run_cli("train --dataset synthetic --epochs 2 --max-steps 70 --batch-size 64 --threads 2 --log " +
                         log.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::istringstream lines(read_file(log));
@@ -87,7 +87,7 @@ TEST(Cli, SyntheticRunWritesJsonLog) {
 }
 
 TEST(Cli, InfoNamesTheKernels) {
-  const Run r = run_cli("info");
+  const CliResult r = run_cli("info");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("detected ISA"), std::string::npos);
   EXPECT_NE(r.out.find("gemm f16, f16 accum"), std::string::npos);
