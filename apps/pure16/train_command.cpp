@@ -47,7 +47,7 @@ std::string default_data_root() {
 }
 
 data::Split load_dataset(const TrainOptions& o) {
-  if (o.dataset == "synthetic") return data::make_synthetic({1, 28, 28}, 10, 8192, 2048, o.seed);
+  if (o.dataset == "synthetic") return data::make_synthetic({28, 28, 1}, 10, 8192, 2048, o.seed);
   const std::filesystem::path dir = o.data_dir.empty() ? std::filesystem::path(default_data_root()) / o.dataset
                                                        : std::filesystem::path(o.data_dir);
   if (!std::filesystem::is_directory(dir))

@@ -84,7 +84,7 @@ std::vector<int64_t> Loader::batch_indices(int64_t index) const {
   return std::vector<int64_t>(order_.begin() + begin, order_.begin() + end);
 }
 
-Batch Loader::batch(int64_t index, DType dtype) const {
+Batch Loader::batch(int64_t index, DType dtype) {
   const std::vector<int64_t> indices = batch_indices(index);
   const int64_t rows = int64_t(indices.size());
   const int64_t numel = dataset_.sample_numel();

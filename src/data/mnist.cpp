@@ -32,7 +32,7 @@ Dataset load_pair(const std::string& name, const std::filesystem::path& images_f
 
   Dataset dataset;
   dataset.name = name;
-  dataset.sample_shape = {1, kRows, kCols};
+  dataset.sample_shape = {kRows, kCols, 1};  // HWC, the layout of every image tensor (docs/DESIGN.md)
   dataset.num_classes = kClasses;
   dataset.labels.resize(labels.values.size());
   for (size_t i = 0; i < labels.values.size(); ++i) {

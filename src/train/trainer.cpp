@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "pure16/data/loader.h"
 #include "pure16/kernels/elementwise.h"
 
 namespace pure16::train {
@@ -38,14 +39,13 @@ StepResult Trainer::train_step(const data::Batch& batch) {
   return result;
 }
 
-EvalResult Trainer::evaluate(const data::Dataset& dataset, int64_t batch_size) {
-  data::Loader loader(dataset, batch_size, false, 0);
-  loader.start_epoch(0);
+EvalResult Trainer::evaluate(data::BatchSource& source) {
+  source.start_epoch(0);
   const nn::RunOptions options{false, policy_.accumulation, seed_, step_};
   double loss_sum = 0;
   int64_t correct = 0, samples = 0;
-  for (int64_t b = 0; b < loader.num_batches(); ++b) {
-    const data::Batch batch = loader.batch(b, policy_.compute);
+  for (int64_t b = 0; b < source.num_batches(); ++b) {
+    const data::Batch batch = source.batch(b, policy_.compute);
     nn::Context ctx;
     const Tensor logits = model_.forward(batch.inputs, ctx, options);
     const kernels::SoftmaxXentResult r = kernels::softmax_cross_entropy(
@@ -62,17 +62,22 @@ EvalResult Trainer::evaluate(const data::Dataset& dataset, int64_t batch_size) {
 }
 
 TrainResult train(const TrainConfig& config, const data::Split& split, const Callbacks& callbacks) {
+  data::Loader train_loader(split.train, config.batch_size, true, config.seed);
+  data::Loader test_loader(split.test, config.eval_batch_size, false, config.seed);
+  return train(config, train_loader, test_loader, callbacks);
+}
+
+TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::BatchSource& test_source,
+                  const Callbacks& callbacks) {
   if (config.epochs <= 0) throw std::invalid_argument("epochs must be positive");
-  if (config.batch_size <= 0) throw std::invalid_argument("batch size must be positive");
   if (config.max_steps < 0) throw std::invalid_argument("max steps must be non-negative");
   config.policy.validate();
 
-  auto model = nn::build_model(config.model, split.train.sample_shape, split.train.num_classes, config.model_options);
+  auto model = nn::build_model(config.model, loader.sample_shape(), loader.num_classes(), config.model_options);
   nn::ParameterStore store;
   store.build(model->parameters(), config.policy, config.seed, model->buffers());
   optim::Sgd optimizer(store, config.sgd, config.policy, config.seed);
   Trainer trainer(*model, store, optimizer, config.policy, config.seed);
-  data::Loader loader(split.train, config.batch_size, true, config.seed);
 
   using Clock = std::chrono::steady_clock;
   TrainResult result;
@@ -105,7 +110,7 @@ TrainResult train(const TrainConfig& config, const data::Split& split, const Cal
     if (config.max_steps > 0 && trainer.steps() >= config.max_steps) stop = true;
     if (batches_done == 0) break;
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const EvalResult eval = trainer.evaluate(split.test, config.eval_batch_size);
+    const EvalResult eval = trainer.evaluate(test_source);
 
     EpochRecord record;
     record.epoch = epoch;

@@ -73,7 +73,7 @@ TEST_F(MnistFilesTest, LoadsAndNormalizes) {
   EXPECT_EQ(split.train.name, "mnist-train");
   EXPECT_EQ(split.test.name, "mnist-test");
   for (const Dataset* d : {&split.train, &split.test}) {
-    EXPECT_EQ(d->sample_shape, (Shape{1, 28, 28}));
+    EXPECT_EQ(d->sample_shape, (Shape{28, 28, 1}));
     EXPECT_EQ(d->num_classes, 10);
     EXPECT_EQ(d->sample_numel(), 784);
     EXPECT_EQ(int64_t(d->inputs.size()), d->size() * 784);

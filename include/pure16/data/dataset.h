@@ -14,7 +14,7 @@ namespace pure16::data {
 /// so a Loader only gathers and converts them.
 struct Dataset {
   std::string name;             // "mnist-train", "synthetic-test", ...
-  Shape sample_shape;           // e.g. {1, 28, 28}
+  Shape sample_shape;           // e.g. {28, 28, 1}: images are HWC
   int64_t num_classes = 0;
   std::vector<float> inputs;    // size() * sample_numel()
   std::vector<int32_t> labels;  // size()

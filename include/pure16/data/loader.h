@@ -4,15 +4,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "pure16/data/batch_source.h"
 #include "pure16/data/dataset.h"
 #include "pure16/tensor/tensor.h"
 
 namespace pure16::data {
-
-struct Batch {
-  Tensor inputs;                // (B, sample_shape...) in the requested dtype
-  std::vector<int32_t> labels;  // (B)
-};
 
 /// Splits one epoch of a dataset into batches.
 ///
@@ -26,7 +22,7 @@ struct Batch {
 ///
 /// The dataset is held by reference and must outlive the loader. The constructor checks it
 /// once: consistent sizes, labels in [0, num_classes), finite inputs.
-class Loader {
+class Loader : public BatchSource {
  public:
   /// Throws std::invalid_argument for batch_size <= 0, world_size <= 0, rank outside
   /// [0, world_size), and for a dataset with inconsistent sizes, a label out of range or a
@@ -35,18 +31,20 @@ class Loader {
          int64_t world_size = 1);
 
   /// Selects the order of epoch `epoch` (any value; epochs are independent of each other).
-  void start_epoch(int64_t epoch);
+  void start_epoch(int64_t epoch) override;
   int64_t epoch() const { return epoch_; }
 
   /// ceil(shard_size() / batch_size): the last, partial batch is kept.
-  int64_t num_batches() const;
+  int64_t num_batches() const override;
   /// The samples of this rank in one epoch.
   int64_t shard_size() const { return int64_t(order_.size()); }
   int64_t batch_size() const { return batch_size_; }
 
   /// Batch `index` of the current epoch, inputs converted from binary32 to `dtype` with
   /// round-to-nearest-even. Throws std::out_of_range for an index outside [0, num_batches()).
-  Batch batch(int64_t index, DType dtype) const;
+  Batch batch(int64_t index, DType dtype) override;
+  Shape sample_shape() const override { return dataset_.sample_shape; }
+  int64_t num_classes() const override { return dataset_.num_classes; }
   /// The dataset indices of batch `index`, in batch order.
   std::vector<int64_t> batch_indices(int64_t index) const;
 

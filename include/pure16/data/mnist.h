@@ -14,7 +14,7 @@ inline constexpr double kMnistStd = 0.3081;
 
 /// Loads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 /// t10k-labels-idx1-ubyte from `dir` into "mnist-train" and "mnist-test": sample_shape
-/// {1, 28, 28}, 10 classes, pixels normalized to (x / 255 - 0.1307) / 0.3081. Throws
+/// {28, 28, 1} (HWC), 10 classes, pixels normalized to (x / 255 - 0.1307) / 0.3081. Throws
 /// std::runtime_error naming the file on any malformed input (see read_idx), on images that
 /// are not 28x28, on image and label counts that disagree and on labels outside [0, 10).
 Split load_mnist(const std::filesystem::path& dir);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "pure16/data/batch_source.h"
 #include "pure16/data/dataset.h"
-#include "pure16/data/loader.h"
 #include "pure16/nn/models.h"
 #include "pure16/nn/parameters.h"
 #include "pure16/optim/sgd.h"
@@ -36,7 +36,8 @@ class Trainer {
           uint64_t seed);
 
   StepResult train_step(const data::Batch& batch);
-  EvalResult evaluate(const data::Dataset& dataset, int64_t batch_size);
+  /// Mean loss and accuracy over one pass of `source` (its epoch 0), in evaluation mode.
+  EvalResult evaluate(data::BatchSource& source);
 
   const LossScaler& scaler() const { return scaler_; }
   int64_t steps() const { return int64_t(step_); }
@@ -90,8 +91,12 @@ struct Callbacks {
   std::function<void(int64_t, int64_t, int64_t, double, double)> on_batch;
 };
 
-/// Builds the model and optimizer for `config` and trains on `split.train`, evaluating on
-/// `split.test` after each epoch (also after a partial epoch ended by max_steps).
+/// Builds the model and optimizer for `config` and trains on `train_source`, evaluating on
+/// `test_source` after each epoch (also after a partial epoch ended by max_steps).
+TrainResult train(const TrainConfig& config, data::BatchSource& train_source, data::BatchSource& test_source,
+                  const Callbacks& callbacks = {});
+/// The same over in-memory datasets: shuffled batches of config.batch_size for training,
+/// batches of config.eval_batch_size in order for evaluation.
 TrainResult train(const TrainConfig& config, const data::Split& split, const Callbacks& callbacks = {});
 
 }  // namespace pure16::train
