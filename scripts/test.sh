@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite: first a Release build, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer. Installs what it needs, MNIST included
+# AddressSanitizer and UndefinedBehaviorSanitizer (all but the long training runs labelled
+# "slow", which the Release pass covers). Installs what it needs, MNIST included
 # (the real-data tests skip without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +19,5 @@ if [ "${PURE16_SKIP_SANITIZERS:-0}" != 1 ]; then
     -DPURE16_BUILD_BENCH=OFF >/dev/null
   cmake --build build-sanitize -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-sanitize -j "$jobs" --output-on-failure --timeout 1800
+    ctest --test-dir build-sanitize -j "$jobs" --output-on-failure --timeout 1800 --label-exclude slow
 fi

@@ -56,7 +56,7 @@ struct TrainConfig {
   std::string model = "mlp";
   nn::ModelOptions model_options;
   PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
-  optim::SgdConfig sgd{0.1f, 0.9f, 0.0f, false};
+  optim::SgdConfig sgd{0.05f, 0.9f, 0.0f, false};
   int64_t epochs = 5;
   int64_t max_steps = 0;  // 0: no limit
   int64_t batch_size = 128;
