@@ -1,7 +1,123 @@
-#include "kernels/kernel_table.h"
+// AVX2 + FMA + F16C GEMM: f32, and f16/bf16 storage with binary32 accumulation. As at the
+// avx512 level, fp16 (vcvtph2ps) and bf16 (a shift) are widened exactly while packing and all
+// three kinds share one 6 x 16 binary32 micro-kernel: 12 accumulators, two B vectors and one
+// broadcast fill 15 of the 16 ymm registers.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/gemm_blocked.h"
 
 namespace pure16::kernels {
+namespace {
 
-void register_gemm_avx2(KernelTable&) {}
+// 256-bit binary32 vectors. Partial loads and stores (n < 8 lanes) go through a small buffer:
+// AVX2 has no masked 16-bit moves.
+struct F32x8 {
+  using Vec = __m256;
+  static constexpr int kLanes = 8;
+
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float x) { return _mm256_set1_ps(x); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+
+  static Vec load(const float* p, int n) {
+    if (n >= kLanes) return _mm256_loadu_ps(p);
+    alignas(32) float buf[kLanes] = {};
+    std::memcpy(buf, p, sizeof(float) * size_t(n));
+    return _mm256_load_ps(buf);
+  }
+  static Vec load(const fp16* p, int n) { return _mm256_cvtph_ps(load16(p, n)); }
+  static Vec load(const bf16* p, int n) {  // bf16 is the top half of binary32: widening is a shift
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load16(p, n)), 16));
+  }
+
+  static void store(float* p, Vec v, int n) {
+    if (n >= kLanes) return _mm256_storeu_ps(p, v);
+    alignas(32) float buf[kLanes];
+    _mm256_store_ps(buf, v);
+    std::memcpy(p, buf, sizeof(float) * size_t(n));
+  }
+  static void store(fp16* p, Vec v, int n) {
+    store16(p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), n);
+  }
+  // Round to nearest even on the bit pattern; NaN kept quiet with its payload truncated
+  // (see F32x16::store in gemm_vec512.h).
+  static void store(bf16* p, Vec v, int n) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i nan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256i bits = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(nan), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    // Pack the eight 32-bit lanes (each < 2^16) to 16 bits, undoing packus's per-lane order.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(bits, bits), 0x08);
+    store16(p, _mm256_castsi256_si128(packed), n);
+  }
+
+  static void store_raw(void* p, Vec v, int n = kLanes) { store(static_cast<float*>(p), v, n); }  // n words
+
+  // In-place transpose of an 8 x 8 block of 32-bit words.
+  static void transpose(Vec r[8]) {
+    Vec t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 2; ++g) {  // u[4g + j]: rows 4g..4g+3 of column j of each 128-bit lane
+      u[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; ++j) {
+      r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+      r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+  }
+
+ private:
+  template <class H>
+  static __m128i load16(const H* p, int n) {
+    if (n >= kLanes) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    alignas(16) uint16_t buf[kLanes] = {};
+    std::memcpy(buf, p, sizeof(uint16_t) * size_t(n));
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(buf));
+  }
+  template <class H>
+  static void store16(H* p, __m128i bits, int n) {
+    if (n >= kLanes) return _mm_storeu_si128(reinterpret_cast<__m128i*>(p), bits);
+    alignas(16) uint16_t buf[kLanes];
+    _mm_store_si128(reinterpret_cast<__m128i*>(buf), bits);
+    std::memcpy(static_cast<void*>(p), buf, sizeof(uint16_t) * size_t(n));
+  }
+};
+
+struct Avx2F32Step {
+  using F = F32x8;
+  using Unit = float;
+  using AUnit = float;
+  using Acc = float;
+  using AccVec = __m256;
+  using BVec = __m256;
+  static constexpr int kStep = 1, kLanes = 8, kMR = 6, kNV = 2;
+  static constexpr int64_t kKCU = 256, kMC = 120, kNC = 512, kMB = 720;
+
+  static AccVec zero() { return _mm256_setzero_ps(); }
+  static AccVec load_acc(const Acc* p) { return _mm256_loadu_ps(p); }
+  static void store_acc(Acc* p, AccVec v) { _mm256_storeu_ps(p, v); }
+  static BVec load_b(const Unit* p) { return _mm256_load_ps(p); }
+  static BVec broadcast_a(const Unit* p) { return _mm256_broadcast_ss(p); }
+  static AccVec madd(AccVec acc, BVec a, BVec b) { return _mm256_fmadd_ps(a, b, acc); }
+};
+
+}  // namespace
+
+void register_gemm_avx2(KernelTable& table) {
+  table.gemm[size_t(GemmKind::f32)].set(gemm_blocked<Avx2F32Step, float>, Isa::avx2);
+  table.gemm[size_t(GemmKind::f16_acc_f32)].set(gemm_blocked<Avx2F32Step, fp16>, Isa::avx2);
+  table.gemm[size_t(GemmKind::bf16_acc_f32)].set(gemm_blocked<Avx2F32Step, bf16>, Isa::avx2);
+}
 
 }  // namespace pure16::kernels

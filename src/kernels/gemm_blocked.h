@@ -6,13 +6,18 @@
 //
 //   Op::Unit     element of the packed panels: one K step of one row/column (float, fp16, or a
 //                pair of bf16 at K = 2q, 2q+1 in one uint32_t for vdpbf16ps)
+//   Op::AUnit    element of packed A panels: Unit, or Unit repeated so that the micro-kernel's
+//                broadcast is a plain 32-bit load (fp16: vpbroadcastw needs a port-5 shuffle,
+//                vpbroadcastd does not)
 //   Op::kStep    K elements per unit (1, or 2 for bf16 pairs)
 //   Op::Acc      accumulator element (float, or fp16 for fp16 accumulation)
 //   Op::kMR x Op::kNV vectors of Op::kLanes: the register tile, NR = kNV * kLanes columns
-//   Op::kMC, kKC, kNC, kMB   cache blocks, see run_region
+//   Op::kKCU     K units per cache block (kKC = kKCU * kStep elements)
+//   Op::kMC, kNC, kMB   row, column and row-super-block sizes, see run_region
 //   Op::zero/load_acc/store_acc/load_b/broadcast_a/madd   the micro-kernel's instructions
-//   Op::F        binary32 vectors for packing conversions and the epilogue (load/store of
-//                float, fp16 and bf16 with a lane count, set1, mul, fma)
+//   Op::F        binary32 vectors for packing and the epilogue: load/store of float, fp16 and
+//                bf16 with a lane count, raw 16-bit loads, a square transpose of 32-bit words,
+//                16-bit (de)interleaves, set1, mul, fma
 //
 // Semantics (include/pure16/kernels/gemm.h): every product is accumulated by Op::madd into an
 // Op::Acc sum per C element. Sums over successive K blocks continue from the stored Acc values,
@@ -76,6 +81,13 @@ struct Workspace {
   Scratch a, b, c;
 };
 
+// The calling thread's buffers (OpenMP keeps its worker threads, so these persist across calls).
+template <class Op>
+Workspace<Op>& workspace() {
+  thread_local Workspace<Op> ws;
+  return ws;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Packing. A panel holds W rows (of op(A)) or columns (of op(B)) by `steps` units of K, in one of
 // two layouts the micro-kernel reads:
@@ -84,63 +96,121 @@ struct Workspace {
 // Choosing the A layout by transpose makes packing A a plain (converting) copy in both cases;
 // only op(B) with B stored (N, K) needs a transpose. Rows/columns past `width` are zero.
 
-// dst[0, ceil(n / kStep)) = units of the n contiguous source elements src[0, n).
-template <class Op, class T>
-inline void convert_run(typename Op::Unit* dst, const T* src, int64_t n) {
-  using Unit = typename Op::Unit;
+// dst[0, ceil(n / kStep)) = units of type U of the n contiguous source elements src[0, n).
+template <class Op, class U, class T>
+inline void convert_run(U* dst, const T* src, int64_t n) {
   using F = typename Op::F;
-  if constexpr (std::is_same_v<Unit, float> && !std::is_same_v<T, float>) {
+  constexpr size_t kRepeat = sizeof(U) / (Op::kStep * sizeof(T));  // copies of each element in a unit
+  if constexpr (std::is_same_v<U, float> && !std::is_same_v<T, float>) {
     int64_t j = 0;
     for (; j + F::kLanes <= n; j += F::kLanes) F::store(dst + j, F::load(src + j, F::kLanes), F::kLanes);
     if (j < n) F::store(dst + j, F::load(src + j, int(n - j)), int(n - j));
+  } else if constexpr (kRepeat == 2) {
+    static_assert(Op::kStep == 1 && sizeof(T) == 2 && sizeof(U) == 4);
+    for (int64_t j = 0; j < n; ++j) dst[j] = U(src[j].bits) * 0x10001u;  // both halves = the element
   } else {
-    static_assert(sizeof(Unit) == Op::kStep * sizeof(T), "a unit is kStep source elements");
-    std::memcpy(static_cast<void*>(dst), src, size_t(n) * sizeof(T));
-    if (n % Op::kStep != 0) std::memset(reinterpret_cast<T*>(dst) + n, 0, sizeof(T) * size_t(Op::kStep - n % Op::kStep));
+    static_assert(kRepeat == 1 && sizeof(U) == Op::kStep * sizeof(T), "a unit is kStep source elements");
+    // Fixed-size pieces compile to vector moves; one variable-length memcpy of these short runs
+    // becomes `rep movs`, whose start-up cost dominated packing.
+    auto* d = reinterpret_cast<std::byte*>(dst);
+    const auto* s = reinterpret_cast<const std::byte*>(src);
+    const size_t bytes = size_t(n) * sizeof(T);
+    size_t off = 0;
+    for (; off + 64 <= bytes; off += 64) std::memcpy(d + off, s + off, 64);
+    for (; off + 8 <= bytes; off += 8) std::memcpy(d + off, s + off, 8);
+    for (; off < bytes; ++off) d[off] = s[off];
+    if (n % Op::kStep != 0)  // the odd last element's partner in its unit
+      std::memset(d + bytes, 0, sizeof(T) * size_t(Op::kStep - n % Op::kStep));
   }
 }
 
-// Packs the block src(w, p) = src[w * sw + p * sp], w < width, p < kc, into one panel of W.
-// One of sw, sp is 1.
-template <class Op, int W, bool kRowMajor, class T>
-void pack_panel(typename Op::Unit* dst, const T* src, int64_t sw, int64_t sp, int width, int64_t kc) {
-  using Unit = typename Op::Unit;
-  constexpr int kStep = Op::kStep;
-  const int64_t steps = ceil_div(kc, kStep);
-  if constexpr (kRowMajor) {  // sp == 1: each row is one run along K
-    for (int w = 0; w < width; ++w) convert_run<Op>(dst + w * Op::kKCU, src + w * sw, kc);
-    for (int w = width; w < W; ++w) std::fill_n(dst + w * Op::kKCU, steps, Unit{});
-  } else if (sw == 1) {  // each K step is one run along w
-    if constexpr (kStep == 1) {
-      for (int64_t q = 0; q < steps; ++q) {
-        convert_run<Op>(dst + q * W, src + q * sp, width);
-        std::fill(dst + q * W + width, dst + (q + 1) * W, Unit{});
+// The step-major panel of a block whose rows run along K (op(B) with B stored (N, K)):
+// unit (w, q) from src[w * sw + q * kStep], w < width, q * kStep < kc. Works on L x L blocks of 32-bit words in registers
+// (L = F::kLanes): L rows are loaded along K (binary32 units widened on the way, 16-bit ones raw),
+// transposed, and stored as L consecutive K steps. A word holds one unit when units are 32 bits;
+// for fp16 units it holds two K steps, split into their two rows after the transpose.
+template <class Op, class Unit, int W, class T>
+void pack_transposed(Unit* dst, const T* src, int64_t sw, int width, int64_t kc) {
+  using F = typename Op::F;
+  using Vec = typename F::Vec;
+  constexpr int L = F::kLanes;
+  constexpr bool kHalfUnits = sizeof(Unit) == 2;
+  constexpr int kElemsPerWord = std::is_same_v<Unit, float> ? 1 : 2;
+  static_assert(W % (kHalfUnits ? 2 * L : L) == 0, "a panel is whole blocks of words");
+  const int64_t steps = ceil_div(kc, Op::kStep);
+  const int64_t words = ceil_div(kc, kElemsPerWord);
+  for (int64_t p0 = 0; p0 < words; p0 += L) {
+    const int nw = int(std::min<int64_t>(L, words - p0));
+    const int elems = int(std::min<int64_t>(int64_t(L) * kElemsPerWord, kc - p0 * kElemsPerWord));
+    Vec block[W / L][L];  // [w block][word]
+    for (int b = 0; b < W / L; ++b) {
+      Vec* r = block[b];
+      for (int i = 0; i < L; ++i) {
+        const int w = b * L + i;
+        const T* row = src + w * sw + p0 * kElemsPerWord;
+        if (w >= width) r[i] = F::zero();
+        else if constexpr (std::is_same_v<Unit, float>) r[i] = F::load(row, elems);
+        else r[i] = F::load_raw16(row, elems);
       }
-    } else {  // bf16 pairs: interleave rows 2q and 2q + 1 (zero past kc)
-      static_assert(kStep == 2 && sizeof(T) == 2);
-      uint16_t* out = reinterpret_cast<uint16_t*>(dst);
-      for (int64_t q = 0; q < steps; ++q) {
-        const T* r0 = src + 2 * q * sp;
-        const bool has_r1 = 2 * q + 1 < kc;
-        for (int w = 0; w < W; ++w) {
-          out[2 * (q * W + w)] = w < width ? r0[w].bits : 0;
-          out[2 * (q * W + w) + 1] = w < width && has_r1 ? r0[sp + w].bits : 0;
+      F::transpose(r);
+    }
+    for (int j = 0; j < nw; ++j) {
+      if constexpr (!kHalfUnits) {
+        for (int b = 0; b < W / L; ++b) F::store_raw(dst + (p0 + j) * W + b * L, block[b][j]);
+      } else {  // word j = K steps 2(p0 + j) and 2(p0 + j) + 1; two word blocks fill one row
+        const int64_t q = 2 * (p0 + j);
+        for (int b = 0; b < W / L; b += 2) {
+          Vec even, odd;
+          F::deinterleave16(block[b][j], block[b + 1][j], even, odd);
+          F::store_raw(dst + q * W + b * L, even);
+          if (q + 1 < steps) F::store_raw(dst + (q + 1) * W + b * L, odd);
         }
       }
     }
-  } else {  // sp == 1: transpose through a small staging block, kS steps at a time
-    constexpr int kS = 16;
-    alignas(64) Unit stage[W * kS];
-    for (int64_t q0 = 0; q0 < steps; q0 += kS) {
-      const int s = int(std::min<int64_t>(kS, steps - q0));
-      const int64_t elems = std::min<int64_t>(int64_t(s) * kStep, kc - q0 * kStep);
-      for (int w = 0; w < width; ++w) convert_run<Op>(stage + w * kS, src + w * sw + q0 * kStep, elems);
-      for (int q = 0; q < s; ++q) {
-        Unit* out = dst + (q0 + q) * W;
-        for (int w = 0; w < width; ++w) out[w] = stage[w * kS + q];
-        for (int w = width; w < W; ++w) out[w] = Unit{};
+  }
+}
+
+// How a block to pack lies in memory, and which panel layout it becomes (see above).
+enum class Source {
+  rows_along_k,      // src(w, p) = src[w * ld + p]  -> row-major panel   (A stored (M, K))
+  steps_along_w,     // src(w, p) = src[p * ld + w]  -> step-major panel  (A stored (K, M), B (K, N))
+  rows_along_k_to_steps,  // src[w * ld + p]         -> step-major panel  (B stored (N, K))
+};
+
+// Packs the width x kc block at src into one panel of W (rows or columns past width are zero).
+template <class Op, class Unit, int W, Source kSource, class T>
+void pack_panel(Unit* dst, const T* src, int64_t ld, int width, int64_t kc) {
+  constexpr int kStep = Op::kStep;
+  const int64_t steps = ceil_div(kc, kStep);
+  if constexpr (kSource == Source::rows_along_k) {
+    for (int w = 0; w < width; ++w) convert_run<Op, Unit>(dst + w * Op::kKCU, src + w * ld, kc);
+    for (int w = width; w < W; ++w) std::fill_n(dst + w * Op::kKCU, steps, Unit{});
+  } else if constexpr (kSource == Source::steps_along_w) {
+    if constexpr (kStep == 1) {
+      for (int64_t q = 0; q < steps; ++q) {
+        convert_run<Op, Unit>(dst + q * W, src + q * ld, width);
+        std::fill(dst + q * W + width, dst + (q + 1) * W, Unit{});
+      }
+    } else {  // bf16 pairs: interleave rows 2q and 2q + 1 (zero past kc), 2L columns at a time
+      using F = typename Op::F;
+      constexpr int L = F::kLanes;
+      static_assert(kStep == 2 && sizeof(T) == 2 && sizeof(Unit) == 4);
+      for (int64_t q = 0; q < steps; ++q) {
+        const T* r0 = src + 2 * q * ld;
+        const bool has_r1 = 2 * q + 1 < kc;
+        for (int w0 = 0; w0 < W; w0 += 2 * L) {
+          const int n = std::clamp(width - w0, 0, 2 * L);
+          const auto x = n > 0 ? F::load_raw16(r0 + w0, n) : F::zero();
+          const auto y = n > 0 && has_r1 ? F::load_raw16(r0 + ld + w0, n) : F::zero();
+          typename F::Vec lo, hi;
+          F::interleave16(x, y, lo, hi);
+          F::store_raw(dst + q * W + w0, lo, std::min(L, W - w0));
+          if (W - w0 > L) F::store_raw(dst + q * W + w0 + L, hi, std::min(L, W - w0 - L));
+        }
       }
     }
+  } else {
+    pack_transposed<Op, Unit, W>(dst, src, ld, width, kc);
   }
 }
 
@@ -149,7 +219,7 @@ void pack_panel(typename Op::Unit* dst, const T* src, int64_t sw, int64_t sp, in
 // cin == nullptr starts from zero, else from the Acc tile at cin (leading dimension ldin);
 // the result goes to cout (ldout). With kARowMajor the A panel is [i][q], else [q][i].
 template <class Op, bool kARowMajor>
-void micro_kernel(int64_t steps, const typename Op::Unit* a, const typename Op::Unit* b,
+void micro_kernel(int64_t steps, const typename Op::AUnit* a, const typename Op::Unit* b,
                   const typename Op::Acc* cin, int64_t ldin, typename Op::Acc* cout, int64_t ldout) {
   constexpr int MR = Op::kMR, NV = Op::kNV, L = Op::kLanes, NR = NV * L;
   typename Op::AccVec acc[MR][NV];
@@ -200,6 +270,7 @@ void store_tile(T* c, int64_t ldc, const typename Op::Acc* tile, int mr, int nr,
 template <class Op, class T>
 void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Workspace<Op>& ws) {
   using Unit = typename Op::Unit;
+  using AUnit = typename Op::AUnit;
   using Acc = typename Op::Acc;
   constexpr int MR = Op::kMR, NR = Op::kNV * Op::kLanes;
   constexpr int64_t KCU = Op::kKCU, KC = KCU * Op::kStep;
@@ -209,14 +280,11 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
   T* c = static_cast<T*>(g.c);
   const int64_t nk = std::max<int64_t>(1, ceil_div(g.k, KC));
   const int64_t rows = std::min<int64_t>(Op::kMB, r1 - r0), cols = std::min<int64_t>(Op::kNC, c1 - c0);
-  Unit* apack = ws.a.template get<Unit>(size_t(round_up(std::min<int64_t>(Op::kMC, rows), MR) * KCU));
+  AUnit* apack = ws.a.template get<AUnit>(size_t(round_up(std::min<int64_t>(Op::kMC, rows), MR) * KCU));
   Unit* bpack = ws.b.template get<Unit>(size_t(round_up(cols, NR) * KCU));
   const int64_t ldcb = round_up(cols, NR);
   Acc* cbuf = nk > 1 ? ws.c.template get<Acc>(size_t(round_up(rows, MR) * ldcb)) : nullptr;
   alignas(64) Acc tile[MR * NR];
-  // Element (row, p) of op(A) is a[row * as_row + p * as_k]; (p, col) of op(B) is b[p * bs_k + col * bs_col].
-  const int64_t as_row = g.trans_a ? 1 : g.lda, as_k = g.trans_a ? g.lda : 1;
-  const int64_t bs_k = g.trans_b ? 1 : g.ldb, bs_col = g.trans_b ? g.ldb : 1;
 
   for (int64_t ib = r0; ib < r1; ib += Op::kMB) {
     const int64_t mb = std::min<int64_t>(Op::kMB, r1 - ib);
@@ -226,16 +294,25 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         const int64_t pc = kb * KC, kc = std::min<int64_t>(KC, g.k - pc);
         const int64_t steps = ceil_div(kc, Op::kStep);
         const bool first = kb == 0, last = kb == nk - 1;
-        for (int64_t jr = 0; jr < nc; jr += NR)
-          pack_panel<Op, NR, false>(bpack + jr * KCU, b + pc * bs_k + (jc + jr) * bs_col, bs_col, bs_k,
-                                    int(std::min<int64_t>(NR, nc - jr)), kc);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int width = int(std::min<int64_t>(NR, nc - jr));
+          if (g.trans_b)
+            pack_panel<Op, Unit, NR, Source::rows_along_k_to_steps>(bpack + jr * KCU, b + (jc + jr) * g.ldb + pc,
+                                                                    g.ldb, width, kc);
+          else
+            pack_panel<Op, Unit, NR, Source::steps_along_w>(bpack + jr * KCU, b + pc * g.ldb + jc + jr, g.ldb,
+                                                             width, kc);
+        }
         for (int64_t ic = ib; ic < ib + mb; ic += Op::kMC) {
           const int64_t mc = std::min<int64_t>(Op::kMC, ib + mb - ic);
           for (int64_t ir = 0; ir < mc; ir += MR) {
-            const T* src = a + (ic + ir) * as_row + pc * as_k;
             const int width = int(std::min<int64_t>(MR, mc - ir));
-            if (g.trans_a) pack_panel<Op, MR, false>(apack + ir * KCU, src, as_row, as_k, width, kc);
-            else pack_panel<Op, MR, true>(apack + ir * KCU, src, as_row, as_k, width, kc);
+            if (g.trans_a)
+              pack_panel<Op, AUnit, MR, Source::steps_along_w>(apack + ir * KCU, a + pc * g.lda + ic + ir, g.lda,
+                                                               width, kc);
+            else
+              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a + (ic + ir) * g.lda + pc, g.lda,
+                                                              width, kc);
           }
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = 0; ir < mc; ir += MR) {
@@ -271,21 +348,23 @@ template <class Op>
 ThreadGrid choose_grid(const GemmArgs& g, int threads) {
   constexpr int MR = Op::kMR, NR = Op::kNV * Op::kLanes;
   const int64_t tiles_m = ceil_div(g.m, MR), tiles_n = ceil_div(g.n, NR);
+  const double k = double(std::max<int64_t>(g.k, 1));
   ThreadGrid best;
   double best_cost = -1;
-  for (int tm = 1; tm <= threads; ++tm) {
-    if (threads % tm != 0) continue;
-    const int tn = threads / tm;
-    if (tm > tiles_m || tn > tiles_n) continue;
-    const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
-    const double k = double(std::max<int64_t>(g.k, 1));
-    const double flops = rows * cols * k / (Op::kMR * Op::kNV * Op::kLanes * Op::kStep);  // micro-kernel steps
-    const double pack_a = rows * k * double(ceil_div(int64_t(cols), Op::kNC)) / Op::F::kLanes;
-    const double pack_b = cols * k * double(ceil_div(int64_t(rows), Op::kMB)) / Op::F::kLanes * (g.trans_b ? 4 : 1);
-    const double cost = flops * Op::kMR + pack_a + pack_b;
-    if (best_cost < 0 || cost < best_cost) {
-      best_cost = cost;
-      best = {tm, tn};
+  for (int tm = 1; tm <= std::min<int64_t>(threads, tiles_m); ++tm) {
+    for (int tn = 1; tn <= std::min<int64_t>(threads / tm, tiles_n); ++tn) {
+      const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
+      // Rough cycles: two FMA ports of kLanes units; packing a vector of elements costs about one
+      // cycle, four when op(B) has to be transposed.
+      const double madds = rows * cols * k / (2.0 * Op::kLanes * Op::kStep);
+      const double pack_a = rows * k * double(ceil_div(int64_t(cols), Op::kNC)) / Op::F::kLanes;
+      const double pack_b =
+          cols * k * double(ceil_div(int64_t(rows), Op::kMB)) / Op::F::kLanes * (g.trans_b ? 4.0 : 1.0);
+      const double cost = madds + pack_a + pack_b;
+      if (best_cost < 0 || cost < best_cost) {
+        best_cost = cost;
+        best = {tm, tn};
+      }
     }
   }
   return best;
@@ -312,8 +391,7 @@ void gemm_blocked(const GemmArgs& g) {
   int threads = omp_in_parallel() ? 1 : omp_get_max_threads();  // never nest
   threads = int(std::clamp<double>(work / kMinWorkPerThread, 1.0, double(threads)));
   if (threads == 1) {
-    thread_local Workspace<Op> ws;
-    run_region<Op, T>(g, 0, g.m, 0, g.n, ws);
+    run_region<Op, T>(g, 0, g.m, 0, g.n, workspace<Op>());
     return;
   }
 #pragma omp parallel num_threads(threads)
@@ -325,8 +403,7 @@ void gemm_blocked(const GemmArgs& g) {
       int64_t r0, r1, c0, c1;
       split_tiles(g.m, Op::kMR, grid.tm, t / grid.tn, r0, r1);
       split_tiles(g.n, Op::kNV * Op::kLanes, grid.tn, t % grid.tn, c0, c1);
-      thread_local Workspace<Op> ws;
-      if (r0 < r1 && c0 < c1) run_region<Op, T>(g, r0, r1, c0, c1, ws);
+      if (r0 < r1 && c0 < c1) run_region<Op, T>(g, r0, r1, c0, c1, workspace<Op>());
     }
   }
 }

@@ -1,0 +1,367 @@
+// GEMM variants against a float64 computation from the same (already rounded) inputs.
+//
+// Error budget (Higham ch. 3, with the contract in include/pure16/kernels/gemm.h): a sum of K
+// products in an accumulator of unit roundoff u_acc, scaled by alpha and added to beta * C_old
+// (two more roundings), then rounded once to the storage type (u_store):
+//   |C - exact| <= gamma(K + 2, u_acc) * (|alpha| sum_p |a_ip b_pj| + |beta c_ij|) + u_store |exact|
+// Any summation order (blocked, vectorized, K pairs of vdpbf16ps) is a sequence of K roundings
+// per element, so the same bound covers every variant.
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "pure16/kernels/gemm.h"
+#include "pure16/kernels/isa.h"
+#include "pure16/tensor/tensor.h"
+#include "support/reference.h"
+
+namespace pure16 {
+namespace {
+
+using kernels::Accumulation;
+using kernels::GemmArgs;
+using kernels::Isa;
+
+struct Kind {
+  DType dtype;
+  Accumulation acc;
+  // The levels with a variant of their own for this kind; gemm_variant must name the highest
+  // one at or below the active level, or "scalar".
+  std::vector<Isa> levels;
+};
+
+std::string kind_name(const Kind& kind) {
+  return std::string(dtype_name(kind.dtype)) + "_acc_" + std::string(kernels::accumulation_name(kind.acc));
+}
+
+double acc_unit_roundoff(const Kind& kind) {
+  if (kind.dtype == DType::f64) return traits(DType::f64).unit_roundoff;
+  return kind.acc == Accumulation::f16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+}
+
+const std::vector<Kind>& all_kinds() {
+  static const std::vector<Kind> kinds = {
+      {DType::f32, Accumulation::f32, {Isa::avx2, Isa::avx512}},
+      {DType::f16, Accumulation::f32, {Isa::avx2, Isa::avx512}},
+      {DType::f16, Accumulation::f16, {Isa::avx512fp16}},
+      // avx512fp16 re-registers the widening kernel (vdpbf16ps is slow there; gemm_avx512fp16.cpp)
+      {DType::bf16, Accumulation::f32, {Isa::avx2, Isa::avx512, Isa::avx512bf16, Isa::avx512fp16}},
+      {DType::f64, Accumulation::f32, {}},
+  };
+  return kinds;
+}
+
+// Raw storage of one dtype, addressed by flat index, read and written as double.
+class Buffer {
+ public:
+  Buffer(DType dtype, int64_t n) : dtype_(dtype), bytes_(size_t(n) * dtype_size(dtype)) {}
+  void set(int64_t i, double v) {
+    dispatch(dtype_, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T x = from_double<T>(v);
+      std::memcpy(bytes_.data() + size_t(i) * sizeof(T), &x, sizeof(T));
+    });
+  }
+  double get(int64_t i) const {
+    return dispatch(dtype_, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T x;
+      std::memcpy(&x, bytes_.data() + size_t(i) * sizeof(T), sizeof(T));
+      return as_double(x);
+    });
+  }
+  void* data() { return bytes_.data(); }
+
+ private:
+  DType dtype_;
+  std::vector<std::byte> bytes_;
+};
+
+// One problem in one dtype: op(A) (M, K), op(B) (K, N), C_old (M, N), all exactly representable,
+// and the float64 sums the bound needs, computed once and shared by every variant and layout.
+struct Problem {
+  int64_t m, n, k;
+  std::vector<double> a, b, c;
+  std::vector<double> sum, abs_sum;  // (M, N): sum_p a_ip b_pj and sum_p |a_ip b_pj|
+};
+
+Problem make_problem(DType dtype, int64_t m, int64_t n, int64_t k, uint64_t seed) {
+  Problem p{m, n, k, testing::random_values(m * k, seed), testing::random_values(k * n, seed + 1),
+            testing::random_values(m * n, seed + 2), std::vector<double>(size_t(m * n)),
+            std::vector<double>(size_t(m * n))};
+  for (auto* v : {&p.a, &p.b, &p.c}) {
+    Buffer round(dtype, 1);
+    for (double& x : *v) {
+      round.set(0, x);
+      x = round.get(0);
+    }
+  }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0, s_abs = 0;
+      for (int64_t q = 0; q < k; ++q) {
+        const double t = p.a[size_t(i * k + q)] * p.b[size_t(q * n + j)];
+        s += t;
+        s_abs += std::abs(t);
+      }
+      p.sum[size_t(i * n + j)] = s;
+      p.abs_sum[size_t(i * n + j)] = s_abs;
+    }
+  return p;
+}
+
+// Stores the (rows, cols) row-major values `v` as a matrix of leading dimension ld, transposed
+// if asked; everything outside the matrix is NaN, so reading it shows up in the result.
+Buffer store_matrix(DType dtype, const std::vector<double>& v, int64_t rows, int64_t cols, bool transposed,
+                    int64_t ld) {
+  const int64_t stored_rows = transposed ? cols : rows;
+  Buffer buf(dtype, stored_rows * ld);
+  for (int64_t i = 0; i < stored_rows * ld; ++i) buf.set(i, std::numeric_limits<double>::quiet_NaN());
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) buf.set(transposed ? j * ld + i : i * ld + j, v[size_t(i * cols + j)]);
+  return buf;
+}
+
+// Runs one GEMM of the active variant and checks every element against the bound, and that
+// C's padding was not written. Returns false (after reporting) on the first failing matrix.
+bool check_gemm(const Problem& p, const Kind& kind, bool trans_a, bool trans_b, float alpha, float beta) {
+  const int64_t lda = (trans_a ? p.m : p.k) + 3, ldb = (trans_b ? p.k : p.n) + 5, ldc = p.n + 7;
+  Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, trans_a, lda);
+  Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, trans_b, ldb);
+  // beta == 0 must ignore C's old contents, so then C starts as all NaN.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Buffer c = beta == 0.0f ? store_matrix(kind.dtype, std::vector<double>(size_t(p.m * p.n), nan), p.m, p.n, false, ldc)
+                          : store_matrix(kind.dtype, p.c, p.m, p.n, false, ldc);
+  GemmArgs args;
+  args.trans_a = trans_a;
+  args.trans_b = trans_b;
+  args.m = p.m;
+  args.n = p.n;
+  args.k = p.k;
+  args.a = a.data();
+  args.lda = lda;
+  args.b = b.data();
+  args.ldb = ldb;
+  args.c = c.data();
+  args.ldc = ldc;
+  args.alpha = alpha;
+  args.beta = beta;
+  kernels::gemm(kind.dtype, kind.acc, args);
+
+  const double gamma = testing::gamma(p.k + 2, acc_unit_roundoff(kind));
+  const double u_store = traits(kind.dtype).unit_roundoff;
+  int64_t failures = 0;
+  std::ostringstream first;
+  for (int64_t i = 0; i < p.m; ++i) {
+    for (int64_t j = 0; j < p.n; ++j) {
+      const size_t e = size_t(i * p.n + j);
+      const double old = beta == 0.0f ? 0.0 : p.c[e];
+      const double exact = double(alpha) * p.sum[e] + double(beta) * old;
+      const double bound = gamma * (std::abs(double(alpha)) * p.abs_sum[e] + std::abs(double(beta) * old)) +
+                           u_store * std::abs(exact);
+      const double got = c.get(i * ldc + j);
+      if (!(std::abs(got - exact) <= bound)) {
+        if (failures++ == 0)
+          first << "C(" << i << ", " << j << ") = " << got << ", exact " << exact << ", error "
+                << std::abs(got - exact) << " > bound " << bound;
+      }
+    }
+    for (int64_t j = p.n; j < ldc; ++j)
+      if (!std::isnan(c.get(i * ldc + j)) && failures++ == 0) first << "padding C(" << i << ", " << j << ") written";
+  }
+  EXPECT_EQ(failures, 0) << kind_name(kind) << " variant " << kernels::gemm_variant(kind.dtype, kind.acc)
+                         << " trans_a " << trans_a << " trans_b " << trans_b << " M N K " << p.m << " " << p.n << " "
+                         << p.k << " alpha " << alpha << " beta " << beta << ": " << first.str();
+  return failures == 0;
+}
+
+struct Shape3 {
+  int64_t m, n, k;
+};
+
+// Tails in every dimension, K spanning several cache blocks (19x35x777), more rows than one
+// thread's row block (1600x20x260) and more columns than one column block (12x1100x8).
+constexpr Shape3 kShapes[] = {{1, 1, 1},     {37, 53, 29},    {67, 129, 65},   {19, 35, 777},
+                              {12, 1100, 8}, {256, 192, 300}, {1600, 20, 260}, {5, 3, 0}};
+constexpr float kBetas[] = {0.0f, 1.0f, 0.5f};
+
+class GemmKinds : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(GemmKinds, MatchesFloat64WithinBound) {
+  const Kind& kind = GetParam();
+  std::set<std::string> tested;  // a variant inherited by a higher level is checked once
+  for (size_t s = 0; s < std::size(kShapes); ++s) {
+    const Shape3 shape = kShapes[s];
+    const Problem p = make_problem(kind.dtype, shape.m, shape.n, shape.k, 1000 + s);
+    tested.clear();
+    testing::for_each_isa([&](Isa) {
+      const std::string variant(kernels::gemm_variant(kind.dtype, kind.acc));
+      if (!tested.insert(variant).second) return;
+      // Every transpose x beta on the small shapes; on the large ones beta cycles with the layout.
+      // The large shapes exercise cache blocking and threads, which the scalar reference (a plain
+      // loop, and slow with fp16 accumulation) does not have.
+      const bool small = shape.m * shape.n * shape.k < (1 << 20);
+      if (!small && variant == "scalar") return;
+      for (int t = 0; t < 4; ++t) {
+        for (size_t ib = 0; ib < std::size(kBetas); ++ib) {
+          if (!small && ib != (s + size_t(t)) % std::size(kBetas)) continue;
+          if (!check_gemm(p, kind, t & 1, t & 2, -1.25f, kBetas[ib])) return;
+        }
+      }
+    });
+  }
+}
+
+TEST_P(GemmKinds, DispatchesTheExpectedVariant) {
+  const Kind& kind = GetParam();
+  testing::for_each_isa([&](Isa level) {
+    Isa expected = Isa::scalar;
+    for (Isa l : kind.levels)
+      if (l <= level) expected = l;
+    EXPECT_EQ(kernels::gemm_variant(kind.dtype, kind.acc), kernels::isa_name(expected))
+        << kind_name(kind) << " at level " << kernels::isa_name(level);
+  });
+}
+
+// Every C element is summed over K in the same blocked order whatever the thread split.
+TEST_P(GemmKinds, ResultDoesNotDependOnThreadCount) {
+  const Kind& kind = GetParam();
+  const Problem p = make_problem(kind.dtype, 131, 97, 300, 7);
+  testing::for_each_isa([&](Isa) {
+    if (kernels::gemm_variant(kind.dtype, kind.acc) == "scalar") return;  // one sum per element, no blocking
+    std::vector<std::vector<std::byte>> results;
+    for (int threads : {1, omp_get_max_threads()}) {
+      Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, false, p.k);
+      Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, true, p.k);
+      Buffer c(kind.dtype, p.m * p.n);
+      GemmArgs args;
+      args.trans_b = true;
+      args.m = p.m;
+      args.n = p.n;
+      args.k = p.k;
+      args.a = a.data();
+      args.lda = p.k;
+      args.b = b.data();
+      args.ldb = p.k;
+      args.c = c.data();
+      args.ldc = p.n;
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      kernels::gemm(kind.dtype, kind.acc, args);
+      omp_set_num_threads(saved);
+      const auto* bytes = static_cast<const std::byte*>(c.data());
+      results.emplace_back(bytes, bytes + p.m * p.n * int64_t(dtype_size(kind.dtype)));
+    }
+    EXPECT_TRUE(results[0] == results[1]) << kind_name(kind) << " " << kernels::gemm_variant(kind.dtype, kind.acc);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, GemmKinds, ::testing::ValuesIn(all_kinds()),
+                         [](const ::testing::TestParamInfo<Kind>& info) { return kind_name(info.param); });
+
+TEST(Gemm, BetaZeroIgnoresNanInC) {
+  testing::for_each_isa([&](Isa level) {
+    for (const Kind& kind : all_kinds()) {
+      const int64_t m = 20, n = 40, k = 10;
+      Buffer a(kind.dtype, m * k), b(kind.dtype, k * n), c(kind.dtype, m * n);
+      for (int64_t i = 0; i < m * k; ++i) a.set(i, 0.5);
+      for (int64_t i = 0; i < k * n; ++i) b.set(i, 0.25);
+      for (int64_t i = 0; i < m * n; ++i) c.set(i, std::numeric_limits<double>::quiet_NaN());
+      GemmArgs args;
+      args.m = m;
+      args.n = n;
+      args.k = k;
+      args.a = a.data();
+      args.lda = k;
+      args.b = b.data();
+      args.ldb = n;
+      args.c = c.data();
+      args.ldc = n;
+      args.alpha = 2.0f;
+      kernels::gemm(kind.dtype, kind.acc, args);
+      for (int64_t i = 0; i < m * n; ++i)
+        ASSERT_EQ(c.get(i), 2.5) << kind_name(kind) << " at level " << kernels::isa_name(level) << ", element " << i;
+    }
+  });
+}
+
+// A sum of 4096 ones: fp16 accumulation stalls at 2048 (2048 + 1 rounds back to 2048, in any
+// order of sequential sums), binary32 accumulation reaches 4096, which fp16 storage holds exactly.
+// Tells the two accumulations apart, which the error bound alone does not.
+TEST(Gemm, AccumulatesInTheRequestedPrecision) {
+  const int64_t m = 3, n = 70, k = 4096;
+  std::set<std::string> tested;
+  testing::for_each_isa([&](Isa level) {
+    for (Accumulation acc : {Accumulation::f16, Accumulation::f32}) {
+      if (!tested.insert(std::string(kernels::gemm_variant(DType::f16, acc)) + kernels::accumulation_name(acc).data())
+               .second)
+        continue;
+      Buffer a(DType::f16, m * k), b(DType::f16, k * n), c(DType::f16, m * n);
+      for (int64_t i = 0; i < m * k; ++i) a.set(i, 1.0);
+      for (int64_t i = 0; i < k * n; ++i) b.set(i, 1.0);
+      GemmArgs args;
+      args.m = m;
+      args.n = n;
+      args.k = k;
+      args.a = a.data();
+      args.lda = k;
+      args.b = b.data();
+      args.ldb = n;
+      args.c = c.data();
+      args.ldc = n;
+      kernels::gemm(DType::f16, acc, args);
+      const double expected = acc == Accumulation::f16 ? 2048.0 : 4096.0;
+      for (int64_t i = 0; i < m * n; ++i)
+        ASSERT_EQ(c.get(i), expected) << "accumulation " << kernels::accumulation_name(acc) << " variant "
+                                      << kernels::gemm_variant(DType::f16, acc) << " at level "
+                                      << kernels::isa_name(level) << ", element " << i;
+    }
+  });
+}
+
+TEST(Gemm, RejectsInvalidAccumulation) {
+  GemmArgs args;
+  args.m = args.n = args.k = 1;
+  float a = 1, b = 1, c = 0;
+  args.a = &a;
+  args.b = &b;
+  args.c = &c;
+  args.lda = args.ldb = args.ldc = 1;
+  EXPECT_THROW(kernels::gemm(DType::f32, Accumulation::f16, args), std::invalid_argument);
+  EXPECT_THROW(kernels::gemm(DType::bf16, Accumulation::f16, args), std::invalid_argument);
+  EXPECT_THROW(kernels::gemm_variant(DType::f32, Accumulation::f16), std::invalid_argument);
+  args.k = -1;
+  EXPECT_THROW(kernels::gemm(DType::f32, Accumulation::f32, args), std::invalid_argument);
+}
+
+TEST(Gemm, TensorFormChecksShapes) {
+  Tensor a = Tensor::from_doubles({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f32);
+  Tensor b = Tensor::from_doubles({1, 0, 0, 1, 1, 1}, {3, 2}, DType::f32);
+  Tensor c = Tensor::zeros({2, 2}, DType::f32);
+  kernels::gemm(c, a, false, b, false, 1.0f, 0.0f, Accumulation::f32);
+  EXPECT_EQ(c.to_doubles(), (std::vector<double>{4, 5, 10, 11}));
+  // op(A)^T op(B)^T: (3, 2) x (2, 3) -> (3, 3)
+  Tensor c33 = Tensor::zeros({3, 3}, DType::f32);
+  kernels::gemm(c33, a, true, b, true, 1.0f, 0.0f, Accumulation::f32);
+  EXPECT_EQ(c33.to_doubles(), (std::vector<double>{1, 4, 5, 2, 5, 7, 3, 6, 9}));
+
+  Tensor wrong_c = Tensor::zeros({2, 3}, DType::f32);
+  EXPECT_THROW(kernels::gemm(wrong_c, a, false, b, false, 1.0f, 0.0f, Accumulation::f32), std::invalid_argument);
+  EXPECT_THROW(kernels::gemm(c, a, true, b, false, 1.0f, 0.0f, Accumulation::f32), std::invalid_argument);
+  Tensor b16 = Tensor::from_doubles({1, 0, 0, 1, 1, 1}, {3, 2}, DType::f16);
+  EXPECT_THROW(kernels::gemm(c, a, false, b16, false, 1.0f, 0.0f, Accumulation::f32), std::invalid_argument);
+  Tensor vec = Tensor::zeros({3}, DType::f32);
+  EXPECT_THROW(kernels::gemm(c, a, false, vec, false, 1.0f, 0.0f, Accumulation::f32), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace pure16
