@@ -30,7 +30,7 @@ struct TrainOptions {
   int64_t epochs = 5;
   int64_t max_steps = 0;
   int64_t batch_size = 128;
-  float lr = 0.1f;
+  float lr = 0.05f;
   float momentum = 0.9f;
   float weight_decay = 0.0f;
   bool nesterov = false;
