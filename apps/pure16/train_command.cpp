@@ -124,7 +124,9 @@ int run_train(const TrainOptions& o) {
 Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* sub = app.add_subcommand("train", "Train a model");
-  sub->add_option("--model", o->model, "Model to train")->check(CLI::IsMember({"mlp"}))->capture_default_str();
+  std::vector<std::string> models;
+  for (const nn::ModelInfo& info : nn::model_infos()) models.push_back(info.name);
+  sub->add_option("--model", o->model, "Model to train")->check(CLI::IsMember(models))->capture_default_str();
   sub->add_option("--dataset", o->dataset, "Dataset")->check(CLI::IsMember({"mnist", "synthetic"}))->capture_default_str();
   sub->add_option("--data", o->data_dir, "Dataset directory (default: ${PURE16_DATA:-~/.cache/pure16}/<dataset>)");
   sub->add_option("--precision", o->precision, "Precision policy")

@@ -33,6 +33,8 @@ std::vector<Parameter*> Linear::parameters() {
   return {&weight_};
 }
 
+int64_t Linear::forward_flops(const Shape& input) const { return 2 * output_shape(input)[0] * in_ * out_; }
+
 Tensor Linear::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
   // x (B, in), W (out, in) -> y (B, out) = x W^T (+ b)
   Tensor y = Tensor::zeros({x.size(0), out_}, x.dtype());

@@ -3,7 +3,9 @@
 #include <stdexcept>
 
 #include "pure16/nn/activation.h"
+#include "pure16/nn/lenet.h"
 #include "pure16/nn/linear.h"
+#include "pure16/nn/resnet.h"
 
 namespace pure16::nn {
 namespace {
@@ -30,6 +32,12 @@ std::unique_ptr<Sequential> mlp(const Shape& sample_shape, int64_t num_classes, 
 const std::vector<ModelInfo>& model_infos() {
   static const std::vector<ModelInfo> infos{
       {"mlp", "multi-layer perceptron, input-512-512-classes, ReLU"},
+      {"lenet5", "LeNet-5: two 5x5 conv + max-pool stages, fc 120-84-classes, ReLU (28x28x1 MNIST)"},
+      {"resnet18", "ResNet-18, torchvision layout: 7x7/2 stem + max-pool, basic blocks [2, 2, 2, 2] (224x224x3)"},
+      {"resnet34", "ResNet-34, torchvision layout: 7x7/2 stem + max-pool, basic blocks [3, 4, 6, 3] (224x224x3)"},
+      {"resnet50", "ResNet-50, torchvision v1.5: 7x7/2 stem + max-pool, bottlenecks [3, 4, 6, 3] (224x224x3)"},
+      {"resnet18-cifar", "ResNet-18 with a 3x3/1 stem and no max-pool (32x32x3 CIFAR)"},
+      {"resnet50-cifar", "ResNet-50 with a 3x3/1 stem and no max-pool (32x32x3 CIFAR)"},
   };
   return infos;
 }
@@ -38,6 +46,19 @@ std::unique_ptr<Sequential> build_model(const std::string& name, const Shape& sa
                                         const ModelOptions& options) {
   if (num_classes <= 0) throw std::invalid_argument("model " + name + ": number of classes must be positive");
   if (name == "mlp") return mlp(sample_shape, num_classes, {512, 512}, options);
+  if (name == "lenet5") return lenet5(sample_shape, num_classes, options.dropout);
+  const std::vector<std::pair<std::string, ResNetConfig>> resnets{
+      {"resnet18", {ResNetConfig::Block::basic, {2, 2, 2, 2}, false}},
+      {"resnet34", {ResNetConfig::Block::basic, {3, 4, 6, 3}, false}},
+      {"resnet50", {ResNetConfig::Block::bottleneck, {3, 4, 6, 3}, false}},
+      {"resnet18-cifar", {ResNetConfig::Block::basic, {2, 2, 2, 2}, true}},
+      {"resnet50-cifar", {ResNetConfig::Block::bottleneck, {3, 4, 6, 3}, true}},
+  };
+  for (const auto& [resnet_name, config] : resnets) {
+    if (name != resnet_name) continue;
+    if (options.dropout > 0) throw std::invalid_argument("model " + name + " has no dropout (got " + std::to_string(options.dropout) + ")");
+    return resnet(config, sample_shape, num_classes);
+  }
   std::string known;
   for (const ModelInfo& info : model_infos()) known += (known.empty() ? "" : ", ") + info.name;
   throw std::invalid_argument("unknown model '" + name + "' (known: " + known + ")");

@@ -40,6 +40,9 @@ class Layer {
   virtual std::vector<Parameter*> parameters() { return {}; }
   /// State that is not trained (running statistics): no gradient, not seen by the optimizer.
   virtual std::vector<Parameter*> buffers() { return {}; }
+  /// Floating-point operations of one forward pass on `input` (batch included), counting a
+  /// multiply-add as two; only the GEMM-like work (convolutions, linear layers) is counted.
+  virtual int64_t forward_flops(const Shape& /*input*/) const { return 0; }
 
   /// Checks the input shape, then runs the layer.
   Tensor forward(const Tensor& x, Context& ctx, const RunOptions& options);

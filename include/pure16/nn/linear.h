@@ -11,6 +11,7 @@ class Linear : public Layer {
   std::string name() const override;
   Shape output_shape(const Shape& input) const override;
   std::vector<Parameter*> parameters() override;
+  int64_t forward_flops(const Shape& input) const override;
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }

@@ -1,0 +1,46 @@
+// Batch normalization of an NHWC tensor viewed as a (rows = N*H*W, C) matrix: statistics per
+// channel (column), over the rows.
+//
+// Every tensor argument has the one dtype (the compute dtype: fp16 in pure-fp16). Inside, all
+// arithmetic is binary32 (binary64 for f64), and the reductions accumulate in binary32 over
+// fixed blocks of rows summed in order, so results do not depend on the thread count. The
+// variance is two-pass: the mean first (of x - x[0], so its error scales with the spread, not
+// the magnitude), then the mean of squared deviations from it; one pass with E[x^2] - E[x]^2
+// cancels catastrophically when |mean| >> std. Each stored value is rounded once.
+//
+// Backward needs only xhat = (x - mean) * invstd and invstd, both written by forward:
+// xhat stays accurate in fp16 whatever the mean is, whereas x and an fp16-rounded mean would
+// not (at |mean| = 1000 fp16's spacing is 0.5, half a standard deviation of unit-variance data).
+#pragma once
+
+#include <cstdint>
+
+#include "pure16/tensor/dtype.h"
+
+namespace pure16::kernels {
+
+/// Training mode, with the batch statistics (needs rows >= 2):
+///   mean, invstd (C)      = batch mean and 1 / sqrt(biased variance + eps)
+///   xhat (rows, C)        = (x - mean) * invstd
+///   y (rows, C)           = xhat * weight + bias
+///   running_mean/var (C)  = (1 - momentum) * running + momentum * (mean, unbiased variance)
+/// y may alias x (no other aliasing).
+void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean,
+                                void* running_var, const void* x, const void* weight, const void* bias,
+                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum);
+
+/// Evaluation mode, with the running statistics: invstd = 1 / sqrt(running_var + eps),
+/// xhat = (x - running_mean) * invstd, y = xhat * weight + bias. y may alias x.
+void batchnorm_forward_inference(void* y, void* xhat, void* invstd, const void* x, const void* running_mean,
+                                 const void* running_var, const void* weight, const void* bias, DType dtype,
+                                 int64_t rows, int64_t channels, double eps);
+
+/// dweight (C) += sum_r dy * xhat; dbias (C) += sum_r dy. If dx is non-null it is assigned
+///   batch statistics:  dx = weight * invstd * (dy - mean_r(dy) - xhat * mean_r(dy * xhat))
+///   running statistics: dx = weight * invstd * dy
+/// (the first differentiates through the batch mean and variance, the second treats them as
+/// constants). dy, xhat (rows, C); invstd, weight (C).
+void batchnorm_backward(void* dx, void* dweight, void* dbias, const void* dy, const void* xhat, const void* invstd,
+                        const void* weight, DType dtype, int64_t rows, int64_t channels, bool batch_statistics);
+
+}  // namespace pure16::kernels

@@ -1,0 +1,79 @@
+// 2-D convolution on NHWC activations, with weights laid out (C_out, KH, KW, C_in / groups).
+//
+// Three ops, each as a pair: the path the layers use, built on kernels::gemm (im2col into a
+// bounded workspace, or no copy at all for 1x1 stride-1 unpadded convolutions), and a direct
+// scalar reference (plain loops, one binary32 sum per output; binary64 for f64) the tests
+// compare it with.
+//   forward          y  (N, OH, OW, C_out)  = conv(x, w)               (assigned)
+//   backward_data    dx (N, H, W, C_in)     = conv^T(dy, w)            (assigned)
+//   backward_weight  dw (C_out, KH, KW, Cg) += correlation of dy and x  (accumulated, as every
+//                                                                        parameter gradient)
+// The bias is not part of these ops: add_bias / sum_rows over the (N*OH*OW, C_out) matrix do it.
+//
+// Rounding (what the tests' bounds assume):
+//   forward          each output is one GEMM sum over K = KH*KW*Cg products in the GEMM's
+//                    accumulator, rounded once to the dtype.
+//   backward_data    dP = dy_g W_g is a GEMM sum over C_out/groups products, rounded to the dtype;
+//                    the col2im step then sums the KH*KW (or fewer) patch entries of each input
+//                    element in binary32 and rounds once more (for 1x1 stride-1 unpadded
+//                    convolutions dx is the GEMM output itself). If the workspace splits one
+//                    image into several row chunks, an element touched by two chunks is rounded
+//                    once per chunk.
+//   backward_weight  one GEMM (beta = 1) per workspace chunk of output rows: a sum over the
+//                    chunk's rows in the accumulator, added to the old dw in binary32, rounded
+//                    once per chunk.
+#pragma once
+
+#include <cstdint>
+
+#include "pure16/kernels/gemm.h"
+#include "pure16/tensor/dtype.h"
+
+namespace pure16::kernels {
+
+struct Conv2dShape {
+  int64_t batch = 1, in_h = 1, in_w = 1, in_channels = 1;  // x (N, H, W, C_in)
+  int64_t out_channels = 1;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+
+  // 0 when the dilated kernel does not fit the padded input (the division alone would round
+  // a small negative span up to 0 and give 1).
+  int64_t out_h() const { return out_size(in_h, pad_h, dilation_h * (kernel_h - 1) + 1, stride_h); }
+  int64_t out_w() const { return out_size(in_w, pad_w, dilation_w * (kernel_w - 1) + 1, stride_w); }
+  int64_t group_in() const { return in_channels / groups; }    // Cg: channels a filter sees
+  int64_t group_out() const { return out_channels / groups; }  // filters per group
+  int64_t patch() const { return kernel_h * kernel_w * group_in(); }  // K of the GEMM
+  /// Throws std::invalid_argument naming the offending value for an inconsistent shape.
+  void validate() const;
+
+  static int64_t out_size(int64_t in, int64_t pad, int64_t extent, int64_t stride) {
+    const int64_t span = in + 2 * pad - extent;
+    return span < 0 || stride <= 0 ? 0 : span / stride + 1;
+  }
+};
+
+/// Bytes of im2col workspace the GEMM path may use per call (the calling thread's buffer, kept
+/// between calls); the patch matrix is built and multiplied in chunks of output rows that fit.
+/// (backward_data of fp16/bf16 also keeps a binary32 copy of the patch gradients in it.)
+inline constexpr int64_t kConvWorkspaceBytes = int64_t(64) << 20;
+
+// The GEMM path. `acc` is the GEMM accumulation (RunOptions::accumulation). `workspace_bytes`
+// bounds the patch matrix; tests pass a small value to exercise the chunking.
+void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                    int64_t workspace_bytes = kConvWorkspaceBytes);
+void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc,
+                          const Conv2dShape& s, int64_t workspace_bytes = kConvWorkspaceBytes);
+void conv2d_backward_weight(void* dw, const void* dy, const void* x, DType dtype, Accumulation acc,
+                            const Conv2dShape& s, int64_t workspace_bytes = kConvWorkspaceBytes);
+
+// The direct references: every output element is one sum, in binary32 (binary64 for f64),
+// rounded once (backward_weight: the old dw is added to the sum before that rounding).
+void conv2d_forward_reference(void* y, const void* x, const void* w, DType dtype, const Conv2dShape& s);
+void conv2d_backward_data_reference(void* dx, const void* dy, const void* w, DType dtype, const Conv2dShape& s);
+void conv2d_backward_weight_reference(void* dw, const void* dy, const void* x, DType dtype, const Conv2dShape& s);
+
+}  // namespace pure16::kernels

@@ -1,0 +1,344 @@
+// Convolution as GEMM on NHWC tensors (see include/pure16/kernels/conv.h).
+//
+// Output pixel r = (n, oh, ow) is row r of the (N*OH*OW, C_out) output matrix. For group g the
+// patch matrix P_g (rows, K = KH*KW*Cg) holds in row r the input values the filters see at r,
+// ordered (kh, kw, ci) like a filter, so
+//   forward          Y_g (rows, C_out/groups)  = P_g W_g^T          W_g (C_out/groups, K)
+//   backward_weight  dW_g (C_out/groups, K)   += dY_g^T P_g
+//   backward_data    dP_g (rows, K)            = dY_g W_g, then col2im: each input element
+//                    collects the patch entries that read it.
+// With NHWC every patch entry (kh, kw) is a contiguous run of Cg channels, so im2col is a
+// sequence of memcpy's. A 1x1 stride-1 unpadded convolution needs no patch matrix: x viewed
+// as (N*H*W, C_in) already is P (leading dimension C_in, group g at column g*Cg).
+//
+// The patch matrix lives in a per-thread buffer of at most workspace_bytes; larger problems
+// are processed in chunks of output rows. Only the im2col/col2im loops are parallel here;
+// the GEMM is multithreaded inside, and it is always called outside any parallel region.
+#include "pure16/kernels/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "pure16/kernels/elementwise.h"
+
+namespace pure16::kernels {
+namespace {
+
+constexpr int64_t kParallelThreshold = 1 << 14;  // elements below which a loop stays serial
+
+// The calling thread's im2col buffer: grows to the largest request, kept between calls.
+class ConvWorkspace {
+ public:
+  ~ConvWorkspace() {
+    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
+  }
+  void* get(size_t bytes) {
+    if (bytes > bytes_) {
+      if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
+      data_ = ::operator new(bytes, std::align_val_t(64));
+      bytes_ = bytes;
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+template <class T>
+T* workspace(int64_t elements) {
+  thread_local ConvWorkspace ws;
+  return static_cast<T*>(ws.get(size_t(std::max<int64_t>(elements, 1)) * sizeof(T)));
+}
+
+bool is_pointwise(const Conv2dShape& s) {
+  return s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
+}
+
+int64_t rows_per_chunk(const Conv2dShape& s, size_t elem_size, int64_t workspace_bytes) {
+  const int64_t per_row = s.patch() * int64_t(elem_size);
+  return std::max<int64_t>(1, workspace_bytes / per_row);
+}
+
+// Short runs (few channels, as in a network's first layer) are cheaper as a loop than a call.
+template <class T>
+inline void copy_run(T* dst, const T* src, int64_t n) {
+  if (n <= 16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::memcpy(static_cast<void*>(dst), src, size_t(n) * sizeof(T));
+  }
+}
+template <class T>
+inline void zero_run(T* dst, int64_t n) {
+  if (n > 0) std::memset(static_cast<void*>(dst), 0, size_t(n) * sizeof(T));
+}
+
+// P (r1 - r0, K) = the group-g patches of output rows [r0, r1); zero where they read padding.
+template <class T>
+void im2col(T* p, const T* x, const Conv2dShape& s, int64_t g, int64_t r0, int64_t r1) {
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), cg = s.group_in(), k = s.patch(), kw_n = s.kernel_w;
+  // With one group and no horizontal dilation, a kernel row reads KW neighbouring pixels whose
+  // channels are adjacent in NHWC: one run of KW * C_in elements.
+  const bool contiguous_rows = s.groups == 1 && s.dilation_w == 1;
+#pragma omp parallel for schedule(static) if ((r1 - r0) * k > kParallelThreshold)
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / (oh_n * ow_n), oh = r / ow_n % oh_n, ow = r % ow_n;
+    const int64_t iw0 = ow * s.stride_w - s.pad_w;
+    T* row = p + (r - r0) * k;
+    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+      const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
+      T* dst = row + kh * kw_n * cg;
+      if (ih < 0 || ih >= s.in_h) {
+        zero_run(dst, kw_n * cg);
+        continue;
+      }
+      const T* src_row = x + (n * s.in_h + ih) * s.in_w * s.in_channels + g * cg;
+      if (contiguous_rows) {  // kw in [lo, hi) reads inside the image
+        const int64_t lo = std::clamp<int64_t>(-iw0, 0, kw_n), hi = std::clamp<int64_t>(s.in_w - iw0, lo, kw_n);
+        zero_run(dst, lo * cg);
+        copy_run(dst + lo * cg, src_row + (iw0 + lo) * s.in_channels, (hi - lo) * cg);
+        zero_run(dst + hi * cg, (kw_n - hi) * cg);
+        continue;
+      }
+      for (int64_t kw = 0; kw < kw_n; ++kw) {
+        const int64_t iw = iw0 + kw * s.dilation_w;
+        if (iw < 0 || iw >= s.in_w) zero_run(dst + kw * cg, cg);
+        else copy_run(dst + kw * cg, src_row + iw * s.in_channels, cg);
+      }
+    }
+  }
+}
+
+// Whole rows of dx move between storage and arithmetic through the dispatch table's
+// vectorized conversion (exact widening, one round-to-nearest-even on store). A row of W * C_in
+// values is at most convert's threshold for splitting over threads in ResNet-sized layers, so
+// inside col2im's parallel loop it runs on the calling thread (and were it larger, OpenMP's
+// default of one active level would still keep it there).
+template <class T>
+void load_tile(compute_t<T>* dst, const T* src, int64_t n) {
+  if constexpr (std::is_same_v<T, compute_t<T>>) std::copy(src, src + n, dst);
+  else convert(dst, DType::f32, src, dtype_of<T>(), n);
+}
+template <class T>
+void store_tile(T* dst, const compute_t<T>* src, int64_t n) {
+  if constexpr (std::is_same_v<T, compute_t<T>>) std::copy(src, src + n, dst);
+  else convert(dst, dtype_of<T>(), src, DType::f32, n);
+}
+
+// dx[group g] += the entries of dP (r1 - r0, K) for output rows [r0, r1) (already widened to
+// binary32, binary64 for f64), gathered per input element: its contributions are summed and
+// added to dx with one rounding. Parallel over the input rows (n, ih) the chunk touches.
+template <class T>
+void col2im(T* dx, const compute_t<T>* dp, const Conv2dShape& s, int64_t g, int64_t r0, int64_t r1) {
+  using Acc = compute_t<T>;
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), ohw = oh_n * ow_n, cg = s.group_in(), k = s.patch();
+  const int64_t row_len = s.in_w * s.in_channels;
+  // The input rows the chunk can touch, per image: from its first to its last output row.
+  const int64_t n0 = r0 / ohw, n1 = (r1 - 1) / ohw;
+  struct Span {
+    int64_t n, ih_lo, ih_hi;
+  };
+  std::vector<Span> spans;
+  for (int64_t n = n0; n <= n1; ++n) {
+    const int64_t first = (std::max(r0, n * ohw) - n * ohw) / ow_n;
+    const int64_t last = (std::min(r1, (n + 1) * ohw) - 1 - n * ohw) / ow_n;
+    const int64_t lo = std::max<int64_t>(0, first * s.stride_h - s.pad_h);
+    const int64_t hi = std::min<int64_t>(s.in_h - 1, last * s.stride_h - s.pad_h + (s.kernel_h - 1) * s.dilation_h);
+    spans.push_back({n, lo, hi});
+  }
+  std::vector<int64_t> offsets{0};  // (image, input row) pairs flattened for one parallel loop
+  for (const Span& sp : spans) offsets.push_back(offsets.back() + std::max<int64_t>(0, sp.ih_hi - sp.ih_lo + 1));
+  const int64_t items = offsets.back();
+
+#pragma omp parallel if (items * s.in_w * k > kParallelThreshold)
+  {
+    // The sums of one input row of this group, (W, Cg), and the dx row, (W, C_in).
+    std::vector<Acc> sums(static_cast<size_t>(s.in_w * cg)), row(static_cast<size_t>(row_len));
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < items; ++item) {
+      const size_t si = size_t(std::upper_bound(offsets.begin(), offsets.end(), item) - offsets.begin() - 1);
+      const int64_t n = spans[si].n, ih = spans[si].ih_lo + (item - offsets[si]);
+      std::fill(sums.begin(), sums.end(), Acc(0));
+      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+        const int64_t th = ih + s.pad_h - kh * s.dilation_h;  // = oh * stride_h
+        if (th < 0 || th % s.stride_h != 0 || th / s.stride_h >= oh_n) continue;
+        const int64_t oh = th / s.stride_h;
+        for (int64_t iw = 0; iw < s.in_w; ++iw) {
+          Acc* sum = sums.data() + iw * cg;
+          for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+            const int64_t tw = iw + s.pad_w - kw * s.dilation_w;
+            if (tw < 0 || tw % s.stride_w != 0 || tw / s.stride_w >= ow_n) continue;
+            const int64_t r = n * ohw + oh * ow_n + tw / s.stride_w;
+            if (r < r0 || r >= r1) continue;
+            const Acc* src = dp + (r - r0) * k + (kh * s.kernel_w + kw) * cg;
+            for (int64_t c = 0; c < cg; ++c) sum[c] += src[c];
+          }
+        }
+      }
+      // Adding an exact zero to an untouched element leaves it unchanged, so the whole row can
+      // be updated at once.
+      T* dst = dx + (n * s.in_h + ih) * row_len;
+      load_tile(row.data(), dst, row_len);
+      for (int64_t iw = 0; iw < s.in_w; ++iw)
+        for (int64_t c = 0; c < cg; ++c) row[size_t(iw * s.in_channels + g * cg + c)] += sums[size_t(iw * cg + c)];
+      store_tile(dst, row.data(), row_len);
+    }
+  }
+}
+
+GemmArgs make_args(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const void* a, int64_t lda,
+                   const void* b, int64_t ldb, void* c, int64_t ldc, float beta) {
+  GemmArgs args;
+  args.trans_a = trans_a;
+  args.trans_b = trans_b;
+  args.m = m;
+  args.n = n;
+  args.k = k;
+  args.a = a;
+  args.lda = lda;
+  args.b = b;
+  args.ldb = ldb;
+  args.c = c;
+  args.ldc = ldc;
+  args.beta = beta;
+  return args;
+}
+
+template <class T>
+void forward(T* y, const T* x, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s, int64_t ws_bytes) {
+  const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
+  if (is_pointwise(s)) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T, straight from the NHWC tensor
+    for (int64_t g = 0; g < s.groups; ++g)
+      gemm(dtype, acc,
+           make_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
+                     s.out_channels, 0.0f));
+    return;
+  }
+  const int64_t chunk = rows_per_chunk(s, sizeof(T), ws_bytes);
+  T* p = workspace<T>(std::min(chunk, rows) * k);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t r1 = std::min(rows, r0 + chunk);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      im2col(p, x, s, g, r0, r1);
+      gemm(dtype, acc,
+           make_args(false, true, r1 - r0, og, k, p, k, w + g * og * k, k, y + r0 * s.out_channels + g * og,
+                     s.out_channels, 0.0f));
+    }
+  }
+}
+
+template <class T>
+void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation acc, const Conv2dShape& s,
+                     int64_t ws_bytes) {
+  const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
+  if (is_pointwise(s)) {  // dW_g (og, cg) += dY_g^T (og, rows) X_g (rows, cg)
+    for (int64_t g = 0; g < s.groups; ++g)
+      gemm(dtype, acc,
+           make_args(true, false, og, cg, rows, dy + g * og, s.out_channels, x + g * cg, s.in_channels,
+                     dw + g * og * cg, cg, 1.0f));
+    return;
+  }
+  const int64_t chunk = rows_per_chunk(s, sizeof(T), ws_bytes);
+  T* p = workspace<T>(std::min(chunk, rows) * k);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t r1 = std::min(rows, r0 + chunk);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      im2col(p, x, s, g, r0, r1);
+      gemm(dtype, acc,
+           make_args(true, false, og, k, r1 - r0, dy + r0 * s.out_channels + g * og, s.out_channels, p, k,
+                     dw + g * og * k, k, 1.0f));
+    }
+  }
+}
+
+template <class T>
+void backward_data(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                   int64_t ws_bytes) {
+  const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
+  if (is_pointwise(s)) {  // dX_g (rows, cg) = dY_g (rows, og) W_g (og, cg)
+    for (int64_t g = 0; g < s.groups; ++g)
+      gemm(dtype, acc,
+           make_args(false, false, rows, cg, og, dy + g * og, s.out_channels, w + g * og * cg, cg, dx + g * cg,
+                     s.in_channels, 0.0f));
+    return;
+  }
+  std::memset(static_cast<void*>(dx), 0, size_t(s.batch * s.in_h * s.in_w * s.in_channels) * sizeof(T));
+  // fp16/bf16: dP is widened once per chunk (one vectorized conversion) for col2im's sums; the
+  // workspace holds both copies.
+  using Acc = compute_t<T>;
+  constexpr bool widen = !std::is_same_v<T, Acc>;
+  const int64_t chunk = rows_per_chunk(s, sizeof(T) + (widen ? sizeof(Acc) : 0), ws_bytes);
+  const int64_t narrow_bytes = (std::min(chunk, rows) * k * int64_t(sizeof(T)) + 63) / 64 * 64;
+  std::byte* ws = workspace<std::byte>(narrow_bytes + (widen ? std::min(chunk, rows) * k * int64_t(sizeof(Acc)) : 0));
+  T* dp = reinterpret_cast<T*>(ws);
+  Acc* dp_wide = widen ? reinterpret_cast<Acc*>(ws + narrow_bytes) : reinterpret_cast<Acc*>(dp);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t r1 = std::min(rows, r0 + chunk);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      gemm(dtype, acc,
+           make_args(false, false, r1 - r0, k, og, dy + r0 * s.out_channels + g * og, s.out_channels, w + g * og * k,
+                     k, dp, k, 0.0f));
+      if constexpr (widen) convert(dp_wide, DType::f32, dp, dtype, (r1 - r0) * k);
+      col2im(dx, dp_wide, s, g, r0, r1);
+    }
+  }
+}
+
+}  // namespace
+
+void Conv2dShape::validate() const {
+  auto fail = [](const std::string& what, int64_t v) {
+    throw std::invalid_argument("conv2d: " + what + " " + std::to_string(v));
+  };
+  if (batch < 0) fail("negative batch", batch);
+  if (in_h <= 0 || in_w <= 0) fail("input height/width must be positive, got", in_h <= 0 ? in_h : in_w);
+  if (in_channels <= 0 || out_channels <= 0) fail("channel counts must be positive, got", std::min(in_channels, out_channels));
+  if (kernel_h <= 0 || kernel_w <= 0) fail("kernel size must be positive, got", std::min(kernel_h, kernel_w));
+  if (stride_h <= 0 || stride_w <= 0) fail("stride must be positive, got", std::min(stride_h, stride_w));
+  if (dilation_h <= 0 || dilation_w <= 0) fail("dilation must be positive, got", std::min(dilation_h, dilation_w));
+  if (pad_h < 0 || pad_w < 0) fail("padding must be non-negative, got", std::min(pad_h, pad_w));
+  if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0)
+    fail("groups must divide both channel counts (" + std::to_string(in_channels) + ", " +
+             std::to_string(out_channels) + "), got",
+         groups);
+  if (out_h() <= 0 || out_w() <= 0)
+    fail("kernel (with dilation) is larger than the padded input of size", out_h() <= 0 ? in_h + 2 * pad_h : in_w + 2 * pad_w);
+}
+
+void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                    int64_t workspace_bytes) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    forward(static_cast<T*>(y), static_cast<const T*>(x), static_cast<const T*>(w), dtype, acc, s, workspace_bytes);
+  });
+}
+
+void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc,
+                          const Conv2dShape& s, int64_t workspace_bytes) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_data(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(w), dtype, acc, s,
+                  workspace_bytes);
+  });
+}
+
+void conv2d_backward_weight(void* dw, const void* dy, const void* x, DType dtype, Accumulation acc,
+                            const Conv2dShape& s, int64_t workspace_bytes) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_weight(static_cast<T*>(dw), static_cast<const T*>(dy), static_cast<const T*>(x), dtype, acc, s,
+                    workspace_bytes);
+  });
+}
+
+}  // namespace pure16::kernels

@@ -1,0 +1,243 @@
+// Pooling kernels (see include/pure16/kernels/pooling.h). Loops run over output (or input)
+// rows in parallel and over channels innermost, which NHWC keeps contiguous.
+#include "pure16/kernels/pooling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pure16::kernels {
+namespace {
+
+constexpr int64_t kParallelThreshold = 1 << 14;
+
+// The window of output index o along one axis: input indices [begin, end) clipped to the input,
+// and `padded_len`, its length clipped to the padded input only (for count_include_pad).
+struct Window {
+  int64_t begin, end, padded_len;
+};
+Window window(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t size) {
+  const int64_t start = o * stride - pad;
+  return {std::max<int64_t>(start, 0), std::min(start + kernel, size), std::min(start + kernel, size + pad) - start};
+}
+
+// The outputs whose windows cover input index i along one axis: [first, last].
+struct Cover {
+  int64_t first, last;
+};
+Cover covering(int64_t i, int64_t stride, int64_t pad, int64_t kernel, int64_t out_size) {
+  // o covers i when o * stride - pad <= i < o * stride - pad + kernel.
+  const int64_t first = i + pad < kernel ? 0 : (i + pad - kernel) / stride + 1;
+  return {first, std::min(out_size - 1, (i + pad) / stride)};
+}
+
+int64_t avg_count(const Pool2dShape& s, int64_t oh, int64_t ow, bool count_include_pad) {
+  const Window h = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+  const Window w = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
+  if (count_include_pad) return h.padded_len * w.padded_len;
+  return (h.end - h.begin) * (w.end - w.begin);
+}
+
+template <class T>
+void maxpool_forward(T* y, int32_t* argmax, const T* x, const Pool2dShape& s) {
+  using Acc = compute_t<T>;
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
+#pragma omp parallel if (s.batch * oh_n * ow_n * c_n > kParallelThreshold)
+  {
+    std::vector<Acc> best(static_cast<size_t>(c_n));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < s.batch; ++n)
+      for (int64_t oh = 0; oh < oh_n; ++oh) {
+        const Window h = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          const Window w = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
+          const int64_t out = ((n * oh_n + oh) * ow_n + ow) * c_n;
+          int32_t* arg = argmax + out;
+          std::fill_n(arg, c_n, -1);
+          for (int64_t ih = h.begin; ih < h.end; ++ih)
+            for (int64_t iw = w.begin; iw < w.end; ++iw) {
+              const T* xp = x + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
+              const int32_t k = int32_t((ih - (oh * s.stride_h - s.pad_h)) * s.kernel_w + (iw - (ow * s.stride_w - s.pad_w)));
+              for (int64_t c = 0; c < c_n; ++c) {
+                const Acc v = load_value(xp[c]);
+                // The first element, a larger one, or NaN (which then propagates, as in PyTorch).
+                if (arg[c] < 0 || v > best[size_t(c)] || std::isnan(v)) {
+                  best[size_t(c)] = v;
+                  arg[c] = k;
+                }
+              }
+            }
+          for (int64_t c = 0; c < c_n; ++c) y[out + c] = store_value<T>(best[size_t(c)]);
+        }
+      }
+  }
+}
+
+// dx[n, ih, iw, :] = sum over the outputs covering (ih, iw) of contribution(out_offset, oh, ow,
+// k, c), with k = the window-local index of (ih, iw) in that output's window.
+template <class T, class Contribution>
+void gather_backward(T* dx, const Pool2dShape& s, Contribution contribution) {
+  using Acc = compute_t<T>;
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
+#pragma omp parallel if (s.batch * s.in_h * s.in_w * c_n > kParallelThreshold)
+  {
+    std::vector<Acc> sum(static_cast<size_t>(c_n));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < s.batch; ++n)
+      for (int64_t ih = 0; ih < s.in_h; ++ih) {
+        const Cover ch = covering(ih, s.stride_h, s.pad_h, s.kernel_h, oh_n);
+        for (int64_t iw = 0; iw < s.in_w; ++iw) {
+          const Cover cw = covering(iw, s.stride_w, s.pad_w, s.kernel_w, ow_n);
+          std::fill(sum.begin(), sum.end(), Acc(0));
+          for (int64_t oh = ch.first; oh <= ch.last; ++oh)
+            for (int64_t ow = cw.first; ow <= cw.last; ++ow) {
+              const int64_t out = ((n * oh_n + oh) * ow_n + ow) * c_n;
+              const int32_t k = int32_t((ih - (oh * s.stride_h - s.pad_h)) * s.kernel_w + (iw - (ow * s.stride_w - s.pad_w)));
+              for (int64_t c = 0; c < c_n; ++c) sum[size_t(c)] += contribution(out, oh, ow, k, c);
+            }
+          T* dst = dx + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
+          for (int64_t c = 0; c < c_n; ++c) dst[c] = store_value<T>(sum[size_t(c)]);
+        }
+      }
+  }
+}
+
+template <class T>
+void maxpool_backward(T* dx, const T* dy, const int32_t* argmax, const Pool2dShape& s) {
+  using Acc = compute_t<T>;
+  gather_backward(dx, s, [&](int64_t out, int64_t, int64_t, int32_t k, int64_t c) {
+    return argmax[out + c] == k ? load_value(dy[out + c]) : Acc(0);
+  });
+}
+
+template <class T>
+void avgpool_forward(T* y, const T* x, const Pool2dShape& s, bool count_include_pad) {
+  using Acc = compute_t<T>;
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
+#pragma omp parallel if (s.batch * oh_n * ow_n * c_n > kParallelThreshold)
+  {
+    std::vector<Acc> sum(static_cast<size_t>(c_n));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < s.batch; ++n)
+      for (int64_t oh = 0; oh < oh_n; ++oh) {
+        const Window h = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          const Window w = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
+          std::fill(sum.begin(), sum.end(), Acc(0));
+          for (int64_t ih = h.begin; ih < h.end; ++ih)
+            for (int64_t iw = w.begin; iw < w.end; ++iw) {
+              const T* xp = x + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
+              for (int64_t c = 0; c < c_n; ++c) sum[size_t(c)] += load_value(xp[c]);
+            }
+          const Acc count = Acc(avg_count(s, oh, ow, count_include_pad));
+          T* out = y + ((n * oh_n + oh) * ow_n + ow) * c_n;
+          for (int64_t c = 0; c < c_n; ++c) out[c] = store_value<T>(sum[size_t(c)] / count);
+        }
+      }
+  }
+}
+
+template <class T>
+void avgpool_backward(T* dx, const T* dy, const Pool2dShape& s, bool count_include_pad) {
+  gather_backward(dx, s, [&](int64_t out, int64_t oh, int64_t ow, int32_t, int64_t c) {
+    using Acc = compute_t<T>;
+    return load_value(dy[out + c]) / Acc(avg_count(s, oh, ow, count_include_pad));
+  });
+}
+
+template <class T>
+void global_forward(T* y, const T* x, int64_t batch, int64_t pixels, int64_t channels) {
+  using Acc = compute_t<T>;
+#pragma omp parallel if (batch * pixels * channels > kParallelThreshold)
+  {
+    std::vector<Acc> sum(static_cast<size_t>(channels));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < batch; ++n) {
+      std::fill(sum.begin(), sum.end(), Acc(0));
+      for (int64_t p = 0; p < pixels; ++p) {
+        const T* xp = x + (n * pixels + p) * channels;
+        for (int64_t c = 0; c < channels; ++c) sum[size_t(c)] += load_value(xp[c]);
+      }
+      for (int64_t c = 0; c < channels; ++c) y[n * channels + c] = store_value<T>(sum[size_t(c)] / Acc(pixels));
+    }
+  }
+}
+
+template <class T>
+void global_backward(T* dx, const T* dy, int64_t batch, int64_t pixels, int64_t channels) {
+  using Acc = compute_t<T>;
+#pragma omp parallel for collapse(2) schedule(static) if (batch * pixels * channels > kParallelThreshold)
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t c = 0; c < channels; ++c)
+        dx[(n * pixels + p) * channels + c] = store_value<T>(load_value(dy[n * channels + c]) / Acc(pixels));
+}
+
+}  // namespace
+
+void Pool2dShape::validate() const {
+  auto fail = [](const std::string& what, int64_t v) {
+    throw std::invalid_argument("pool2d: " + what + " " + std::to_string(v));
+  };
+  if (batch < 0) fail("negative batch", batch);
+  if (in_h <= 0 || in_w <= 0) fail("input height/width must be positive, got", std::min(in_h, in_w));
+  if (channels <= 0) fail("channels must be positive, got", channels);
+  if (kernel_h <= 0 || kernel_w <= 0) fail("kernel size must be positive, got", std::min(kernel_h, kernel_w));
+  if (stride_h <= 0 || stride_w <= 0) fail("stride must be positive, got", std::min(stride_h, stride_w));
+  if (pad_h < 0 || pad_w < 0) fail("padding must be non-negative, got", std::min(pad_h, pad_w));
+  if (2 * pad_h > kernel_h || 2 * pad_w > kernel_w) fail("padding must be at most half the kernel, got", std::max(pad_h, pad_w));
+  if (out_h() <= 0 || out_w() <= 0)
+    fail("kernel is larger than the padded input of size", out_h() <= 0 ? in_h + 2 * pad_h : in_w + 2 * pad_w);
+}
+
+void maxpool2d_forward(void* y, int32_t* argmax, const void* x, DType dtype, const Pool2dShape& s) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    maxpool_forward(static_cast<T*>(y), argmax, static_cast<const T*>(x), s);
+  });
+}
+
+void maxpool2d_backward(void* dx, const void* dy, const int32_t* argmax, DType dtype, const Pool2dShape& s) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    maxpool_backward(static_cast<T*>(dx), static_cast<const T*>(dy), argmax, s);
+  });
+}
+
+void avgpool2d_forward(void* y, const void* x, DType dtype, const Pool2dShape& s, bool count_include_pad) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    avgpool_forward(static_cast<T*>(y), static_cast<const T*>(x), s, count_include_pad);
+  });
+}
+
+void avgpool2d_backward(void* dx, const void* dy, DType dtype, const Pool2dShape& s, bool count_include_pad) {
+  s.validate();
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    avgpool_backward(static_cast<T*>(dx), static_cast<const T*>(dy), s, count_include_pad);
+  });
+}
+
+void global_avgpool_forward(void* y, const void* x, DType dtype, int64_t batch, int64_t pixels, int64_t channels) {
+  if (pixels <= 0 || channels <= 0) throw std::invalid_argument("global_avgpool: empty input");
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    global_forward(static_cast<T*>(y), static_cast<const T*>(x), batch, pixels, channels);
+  });
+}
+
+void global_avgpool_backward(void* dx, const void* dy, DType dtype, int64_t batch, int64_t pixels, int64_t channels) {
+  if (pixels <= 0 || channels <= 0) throw std::invalid_argument("global_avgpool: empty input");
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    global_backward(static_cast<T*>(dx), static_cast<const T*>(dy), batch, pixels, channels);
+  });
+}
+
+}  // namespace pure16::kernels

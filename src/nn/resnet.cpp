@@ -1,0 +1,86 @@
+#include "pure16/nn/resnet.h"
+
+#include <stdexcept>
+
+#include "pure16/nn/activation.h"
+#include "pure16/nn/batchnorm.h"
+#include "pure16/nn/conv2d.h"
+#include "pure16/nn/linear.h"
+#include "pure16/nn/pooling.h"
+#include "pure16/nn/residual.h"
+
+namespace pure16::nn {
+namespace {
+
+// Convolution (no bias) followed by BatchNorm, appended to `chain`.
+void conv_bn(Sequential& chain, int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+  chain.emplace<Conv2d>(in, out, kernel, stride, kernel / 2);
+  chain.emplace<BatchNorm2d>(out);
+}
+
+// Appends one block and its ReLU; returns the block's output channel count.
+int64_t add_block(Sequential& model, ResNetConfig::Block kind, int64_t in, int64_t planes, int64_t stride) {
+  auto main = std::make_unique<Sequential>();
+  int64_t out = planes;
+  if (kind == ResNetConfig::Block::basic) {
+    conv_bn(*main, in, planes, 3, stride);
+    main->emplace<ReLU>();
+    conv_bn(*main, planes, planes, 3, 1);
+  } else {
+    out = 4 * planes;
+    conv_bn(*main, in, planes, 1, 1);
+    main->emplace<ReLU>();
+    conv_bn(*main, planes, planes, 3, stride);  // v1.5: the stride sits on the 3x3 convolution
+    main->emplace<ReLU>();
+    conv_bn(*main, planes, out, 1, 1);
+  }
+  std::unique_ptr<Sequential> shortcut;
+  if (stride != 1 || in != out) {
+    shortcut = std::make_unique<Sequential>();
+    conv_bn(*shortcut, in, out, 1, stride);
+  }
+  model.add(std::make_unique<Residual>(std::move(main), std::move(shortcut)));
+  model.emplace<ReLU>();
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Sequential> resnet(const ResNetConfig& config, const Shape& sample_shape, int64_t num_classes) {
+  if (sample_shape.size() != 3)
+    throw std::invalid_argument("resnet: samples must be (H, W, C) images, got " + shape_string(sample_shape));
+  auto model = std::make_unique<Sequential>();
+  const int64_t in_channels = sample_shape[2];
+  if (config.cifar_stem) {
+    conv_bn(*model, in_channels, 64, 3, 1);
+    model->emplace<ReLU>();
+  } else {
+    model->emplace<Conv2d>(in_channels, 64, 7, 2, 3);
+    model->emplace<BatchNorm2d>(64);
+    model->emplace<ReLU>();
+    model->emplace<MaxPool2d>(3, 2, 1);
+  }
+  int64_t channels = 64;
+  const std::array<int64_t, 4> planes{64, 128, 256, 512};
+  for (size_t stage = 0; stage < 4; ++stage)
+    for (int64_t b = 0; b < config.blocks[stage]; ++b)
+      channels = add_block(*model, config.block, channels, planes[stage], b == 0 && stage > 0 ? 2 : 1);
+  model->emplace<GlobalAvgPool2d>();
+  model->emplace<Linear>(channels, num_classes);
+  model->output_shape({1, sample_shape[0], sample_shape[1], sample_shape[2]});  // throws if the image is too small
+  return model;
+}
+
+std::unique_ptr<Sequential> resnet18(const Shape& sample_shape, int64_t num_classes) {
+  return resnet({ResNetConfig::Block::basic, {2, 2, 2, 2}, false}, sample_shape, num_classes);
+}
+
+std::unique_ptr<Sequential> resnet34(const Shape& sample_shape, int64_t num_classes) {
+  return resnet({ResNetConfig::Block::basic, {3, 4, 6, 3}, false}, sample_shape, num_classes);
+}
+
+std::unique_ptr<Sequential> resnet50(const Shape& sample_shape, int64_t num_classes) {
+  return resnet({ResNetConfig::Block::bottleneck, {3, 4, 6, 3}, false}, sample_shape, num_classes);
+}
+
+}  // namespace pure16::nn

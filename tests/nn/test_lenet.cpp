@@ -1,0 +1,47 @@
+// LeNet-5 learns: a few SGD steps on one fixed random batch lower the loss in each precision.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pure16/nn/lenet.h"
+#include "pure16/train/trainer.h"
+#include "support/reference.h"
+
+namespace pure16::nn {
+namespace {
+
+class LenetTraining : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LenetTraining, LossFallsOnAFixedBatch) {
+  const PrecisionPolicy policy = PrecisionPolicy::preset(GetParam());
+  auto model = lenet5({28, 28, 1}, 10);
+  ParameterStore store;
+  store.build(model->parameters(), policy, 5, model->buffers());
+  optim::Sgd sgd(store, optim::SgdConfig{0.05f, 0.9f, 0.0f, false}, policy, 5);
+  train::Trainer trainer(*model, store, sgd, policy, 5);
+
+  const int64_t batch = 16;
+  data::Batch b;
+  b.inputs = Tensor::from_doubles(testing::random_values(batch * 28 * 28, 6), {batch, 28, 28, 1}, policy.compute);
+  for (int64_t i = 0; i < batch; ++i) b.labels.push_back(int32_t(i % 10));
+
+  std::vector<double> losses;
+  for (int step = 0; step < 40; ++step) {
+    const train::StepResult r = trainer.train_step(b);
+    ASSERT_TRUE(std::isfinite(r.loss)) << "step " << step;
+    losses.push_back(r.loss);
+  }
+  EXPECT_NEAR(losses.front(), std::log(10.0), 0.5);  // near chance at the start
+  EXPECT_LT(losses.back(), 0.5 * losses.front()) << "first " << losses.front() << ", last " << losses.back();
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, LenetTraining, ::testing::Values("fp32", "mixed-fp16", "pure-fp16"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s)
+                             if (c == '-') c = '_';
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace pure16::nn
