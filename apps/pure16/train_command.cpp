@@ -11,8 +11,14 @@
 #include <optional>
 
 #include "commands.h"
+#include "pure16/data/cifar.h"
+#include "pure16/data/data_dir.h"
+#include "pure16/data/image_folder.h"
+#include "pure16/data/image_loader.h"
+#include "pure16/data/loader.h"
 #include "pure16/data/mnist.h"
 #include "pure16/data/synthetic.h"
+#include "pure16/data/transforms.h"
 #include "pure16/train/run_log.h"
 #include "pure16/train/trainer.h"
 
@@ -23,6 +29,9 @@ struct TrainOptions {
   std::string model = "mlp";
   std::string dataset = "mnist";
   std::string data_dir;
+  int64_t image_size = 224;
+  int64_t workers = 2;
+  bool skip_bad_images = false;
   std::string precision = "pure-fp16";
   std::string loss_scale;  // empty: the preset's
   std::string rounding;    // empty: the preset's
@@ -40,20 +49,88 @@ struct TrainOptions {
   std::string log;
 };
 
-std::string default_data_root() {
-  if (const char* env = std::getenv("PURE16_DATA"); env != nullptr && *env != '\0') return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.cache/pure16";
+// The training and evaluation batch sources of --dataset, with what they read from. The
+// sources hold references into the datasets, which live on the heap, so this moves safely.
+struct DataSources {
+  std::shared_ptr<const data::Split> split;  // mnist, synthetic: in memory
+  data::ImageSplit images;                   // cifar10, cifar100, imagefolder
+  std::unique_ptr<data::BatchSource> train, test;
+  data::ImageLoader* train_images = nullptr;
+  data::ImageLoader* test_images = nullptr;
+  int64_t train_size = 0, test_size = 0;
+  std::string transforms;  // a description, for image datasets
+
+  int64_t skipped_images() const {
+    return (train_images ? train_images->skipped_images() : 0) + (test_images ? test_images->skipped_images() : 0);
+  }
+};
+
+// Where to get each dataset, for the error when its directory is missing.
+std::string fetch_hint(const std::string& dataset, const std::filesystem::path& dir) {
+  if (dataset == "cifar10")
+    return "download the binary version, cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html "
+           "and unpack it into " + dir.string();
+  if (dataset == "cifar100")
+    return "download the binary version, cifar-100-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html "
+           "and unpack it into " + dir.string();
+  if (dataset == "imagefolder")
+    return "expected " + dir.string() + "/train/<class>/*.jpg and " + dir.string() + "/val/<class>/*.jpg";
+  return "fetch MNIST with scripts/fetch_mnist.sh " + dir.string();
 }
 
-data::Split load_dataset(const TrainOptions& o) {
-  if (o.dataset == "synthetic") return data::make_synthetic({28, 28, 1}, 10, 8192, 2048, o.seed);
-  const std::filesystem::path dir = o.data_dir.empty() ? std::filesystem::path(default_data_root()) / o.dataset
-                                                       : std::filesystem::path(o.data_dir);
+// --data, or the default; it must exist.
+std::filesystem::path dataset_dir(const TrainOptions& o) {
+  const std::filesystem::path dir =
+      o.data_dir.empty() ? data::default_data_dir(o.dataset) : std::filesystem::path(o.data_dir);
   if (!std::filesystem::is_directory(dir))
-    throw std::runtime_error("dataset directory " + dir.string() + " does not exist (fetch MNIST with scripts/fetch_mnist.sh " +
-                             dir.string() + ")");
-  return data::load_mnist(dir);
+    throw std::runtime_error("dataset directory " + dir.string() + " does not exist (" + fetch_hint(o.dataset, dir) +
+                             ")");
+  return dir;
+}
+
+DataSources load_dataset(const TrainOptions& o, const train::TrainConfig& config) {
+  DataSources sources;
+  if (o.dataset == "synthetic" || o.dataset == "mnist") {
+    if (o.dataset == "synthetic") {
+      sources.split = std::make_shared<data::Split>(data::make_synthetic({28, 28, 1}, 10, 8192, 2048, o.seed));
+    } else {
+      sources.split = std::make_shared<data::Split>(data::load_mnist(dataset_dir(o)));
+    }
+    // As train::train(config, split) does: shuffled training batches, evaluation in order.
+    sources.train = std::make_unique<data::Loader>(sources.split->train, config.batch_size, true, config.seed);
+    sources.test = std::make_unique<data::Loader>(sources.split->test, config.eval_batch_size, false, config.seed);
+    sources.train_size = sources.split->train.size();
+    sources.test_size = sources.split->test.size();
+    return sources;
+  }
+
+  const std::filesystem::path dir = dataset_dir(o);
+  const bool cifar = o.dataset == "cifar10" || o.dataset == "cifar100";
+  if (o.dataset == "cifar10") sources.images = data::load_cifar10(dir);
+  else if (o.dataset == "cifar100") sources.images = data::load_cifar100(dir);
+  else sources.images = data::load_image_folder(dir);
+  data::Pipeline train_transforms =
+      cifar ? data::cifar_train_transforms() : data::imagenet_train_transforms(o.image_size);
+  data::Pipeline test_transforms = cifar ? data::cifar_eval_transforms() : data::imagenet_eval_transforms(o.image_size);
+  sources.transforms = "train: " + train_transforms.describe() + "; eval: " + test_transforms.describe();
+
+  // Evaluation uses the training batch size: 1000 images of 224x224 would need gigabytes of
+  // activations.
+  data::ImageLoaderOptions options;
+  options.batch_size = config.batch_size;
+  options.seed = config.seed;
+  options.workers = o.workers;
+  options.skip_unreadable = o.skip_bad_images;
+  auto train_loader = std::make_unique<data::ImageLoader>(*sources.images.train, std::move(train_transforms), options);
+  options.shuffle = false;
+  auto test_loader = std::make_unique<data::ImageLoader>(*sources.images.test, std::move(test_transforms), options);
+  sources.train_images = train_loader.get();
+  sources.test_images = test_loader.get();
+  sources.train = std::move(train_loader);
+  sources.test = std::move(test_loader);
+  sources.train_size = sources.images.train->size();
+  sources.test_size = sources.images.test->size();
+  return sources;
 }
 
 PrecisionPolicy make_policy(const TrainOptions& o) {
@@ -92,11 +169,14 @@ int run_train(const TrainOptions& o) {
 
   std::optional<train::RunLog> log;
   if (!o.log.empty()) log.emplace(o.log);
-  const data::Split split = load_dataset(o);
-  std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << split.train.size()
-            << " train, " << split.test.size() << " test), batch " << o.batch_size << ", lr " << o.lr
+  DataSources sources = load_dataset(o, config);
+  std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << sources.train_size
+            << " train, " << sources.test_size << " test), batch " << o.batch_size << ", lr " << o.lr
             << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
+  if (!sources.transforms.empty())
+    std::cout << "transforms " << sources.transforms << "\n"
+              << "loader workers " << o.workers << (o.skip_bad_images ? ", skipping unreadable images" : "") << "\n";
 
   train::Callbacks callbacks;
   callbacks.on_epoch = [&](const train::EpochRecord& r) {
@@ -109,12 +189,13 @@ int run_train(const TrainOptions& o) {
   };
   if (::isatty(STDERR_FILENO)) callbacks.on_batch = draw_progress;
 
-  const train::TrainResult result = train::train(config, split, callbacks);
+  const train::TrainResult result = train::train(config, *sources.train, *sources.test, callbacks);
   std::printf("final test_accuracy %.2f%%  parameters %lld  weights %lld B  gradients %lld B  optimizer %lld B  "
               "master weights %lld B\n",
               100.0 * result.test_accuracy, (long long)result.parameters, (long long)result.memory.weights_bytes,
               (long long)result.memory.gradients_bytes, (long long)result.memory.optimizer_bytes,
               (long long)result.memory.master_weights_bytes);
+  if (o.skip_bad_images) std::printf("skipped %lld unreadable images\n", (long long)sources.skipped_images());
   if (log) log->append(train::final_json(result));
   return 0;
 }
@@ -127,8 +208,18 @@ Command add_train_command(CLI::App& app) {
   std::vector<std::string> models;
   for (const nn::ModelInfo& info : nn::model_infos()) models.push_back(info.name);
   sub->add_option("--model", o->model, "Model to train")->check(CLI::IsMember(models))->capture_default_str();
-  sub->add_option("--dataset", o->dataset, "Dataset")->check(CLI::IsMember({"mnist", "synthetic"}))->capture_default_str();
+  sub->add_option("--dataset", o->dataset, "Dataset")
+      ->check(CLI::IsMember({"mnist", "synthetic", "cifar10", "cifar100", "imagefolder"}))
+      ->capture_default_str();
   sub->add_option("--data", o->data_dir, "Dataset directory (default: ${PURE16_DATA:-~/.cache/pure16}/<dataset>)");
+  sub->add_option("--image-size", o->image_size, "Side of the square training images (imagefolder)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--workers", o->workers, "Threads decoding and augmenting images ahead of training (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_flag("--skip-bad-images", o->skip_bad_images,
+                "Leave out unreadable images, and report how many, instead of failing");
   sub->add_option("--precision", o->precision, "Precision policy")
       ->check(CLI::IsMember({"fp32", "mixed-fp16", "pure-fp16"}))
       ->capture_default_str();
