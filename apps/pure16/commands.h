@@ -15,5 +15,6 @@ struct Command {
 
 Command add_train_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+Command add_models_command(CLI::App& app);
 
 }  // namespace pure16::cli

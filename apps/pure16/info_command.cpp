@@ -20,6 +20,7 @@ Command add_info_command(CLI::App& app) {
               << "gemm f32:            " << kernels::gemm_variant(DType::f32, Accumulation::f32) << "\n"
               << "gemm f16, f32 accum: " << kernels::gemm_variant(DType::f16, Accumulation::f32) << "\n"
               << "gemm f16, f16 accum: " << kernels::gemm_variant(DType::f16, Accumulation::f16) << "\n"
+              << "gemm f16, f16-block accum: " << kernels::gemm_variant(DType::f16, Accumulation::f16_block) << "\n"
               << "gemm bf16, f32 accum: " << kernels::gemm_variant(DType::bf16, Accumulation::f32) << "\n";
     for (const char* op : {"convert", "convert_stochastic", "add_bias", "relu_forward", "relu_backward", "sum_rows",
                            "dropout", "count_nonfinite", "softmax_cross_entropy"})

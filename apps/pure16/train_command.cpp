@@ -40,6 +40,10 @@ struct TrainOptions {
   int64_t max_steps = 0;
   int64_t batch_size = 128;
   float lr = 0.05f;
+  std::string lr_schedule = "constant";
+  double warmup_epochs = 0;
+  std::vector<double> lr_milestones;
+  float lr_gamma = 0.1f;
   float momentum = 0.9f;
   float weight_decay = 0.0f;
   bool nesterov = false;
@@ -137,8 +141,7 @@ PrecisionPolicy make_policy(const TrainOptions& o) {
   PrecisionPolicy policy = PrecisionPolicy::preset(o.precision);
   if (!o.loss_scale.empty()) policy.loss_scale = parse_loss_scale(o.loss_scale);
   if (!o.rounding.empty()) policy.update_rounding = parse_rounding(o.rounding);
-  if (o.accumulation == "f16") policy.accumulation = kernels::Accumulation::f16;
-  if (o.accumulation == "f32") policy.accumulation = kernels::Accumulation::f32;
+  if (!o.accumulation.empty()) policy.accumulation = kernels::parse_accumulation(o.accumulation);
   policy.validate();
   return policy;
 }
@@ -162,6 +165,10 @@ int run_train(const TrainOptions& o) {
   config.policy = make_policy(o);
   config.sgd = optim::SgdConfig{o.lr, o.momentum, o.weight_decay, o.nesterov};
   config.sgd.validate();
+  config.lr_schedule = optim::parse_lr_schedule(o.lr_schedule);
+  config.warmup_epochs = o.warmup_epochs;
+  config.lr_milestones = o.lr_milestones;
+  config.lr_gamma = o.lr_gamma;
   config.epochs = o.epochs;
   config.max_steps = o.max_steps;
   config.batch_size = o.batch_size;
@@ -171,7 +178,8 @@ int run_train(const TrainOptions& o) {
   if (!o.log.empty()) log.emplace(o.log);
   DataSources sources = load_dataset(o, config);
   std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << sources.train_size
-            << " train, " << sources.test_size << " test), batch " << o.batch_size << ", lr " << o.lr
+            << " train, " << sources.test_size << " test), batch " << o.batch_size << ", lr " << o.lr << " (" << o.lr_schedule
+            << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
             << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
   if (!sources.transforms.empty())
@@ -181,9 +189,9 @@ int run_train(const TrainOptions& o) {
   train::Callbacks callbacks;
   callbacks.on_epoch = [&](const train::EpochRecord& r) {
     std::printf("epoch %lld/%lld%s  train_loss %.4f  test_loss %.4f  test_accuracy %.2f%%  %.0f img/s  %.1f s  "
-                "loss_scale %g  skipped %lld\n",
+                "lr %.4g  loss_scale %g  skipped %lld\n",
                 (long long)r.epoch, (long long)o.epochs, r.partial ? " (partial)" : "", r.train_loss, r.test_loss,
-                100.0 * r.test_accuracy, r.images_per_second, r.seconds, r.loss_scale, (long long)r.skipped_steps);
+                100.0 * r.test_accuracy, r.images_per_second, r.seconds, r.lr, r.loss_scale, (long long)r.skipped_steps);
     std::fflush(stdout);
     if (log) log->append(train::epoch_json(r));
   };
@@ -191,10 +199,10 @@ int run_train(const TrainOptions& o) {
 
   const train::TrainResult result = train::train(config, *sources.train, *sources.test, callbacks);
   std::printf("final test_accuracy %.2f%%  parameters %lld  weights %lld B  gradients %lld B  optimizer %lld B  "
-              "master weights %lld B\n",
+              "master weights %lld B  activations %lld B\n",
               100.0 * result.test_accuracy, (long long)result.parameters, (long long)result.memory.weights_bytes,
               (long long)result.memory.gradients_bytes, (long long)result.memory.optimizer_bytes,
-              (long long)result.memory.master_weights_bytes);
+              (long long)result.memory.master_weights_bytes, (long long)result.memory.activations_bytes);
   if (o.skip_bad_images) std::printf("skipped %lld unreadable images\n", (long long)sources.skipped_images());
   if (log) log->append(train::final_json(result));
   return 0;
@@ -234,14 +242,27 @@ Command add_train_command(CLI::App& app) {
       });
   sub->add_option("--rounding", o->rounding, "Rounding of the weight update (default: the preset's)")
       ->check(CLI::IsMember({"nearest", "stochastic"}));
-  sub->add_option("--accumulation", o->accumulation, "GEMM accumulation (default: f32)")
-      ->check(CLI::IsMember({"f32", "f16"}));
+  sub->add_option("--accumulation", o->accumulation,
+                  "GEMM accumulation: f32, f16, or f16-block (fp16 within blocks of 64 products, f32 across them) "
+                  "(default: the preset's)")
+      ->check(CLI::IsMember({"f32", "f16", "f16-block"}));
   sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_option("--batch-size", o->batch_size, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--lr", o->lr, "Learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--lr-schedule", o->lr_schedule, "Learning-rate schedule, stepped per batch")
+      ->check(CLI::IsMember({"constant", "cosine", "step"}))
+      ->capture_default_str();
+  sub->add_option("--warmup-epochs", o->warmup_epochs, "Linear learning-rate warm-up (epochs, may be fractional)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--lr-milestones", o->lr_milestones, "Step schedule: epochs at which the rate is multiplied by --lr-gamma")
+      ->delimiter(',');
+  sub->add_option("--lr-gamma", o->lr_gamma, "Step schedule: factor at each milestone")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--momentum", o->momentum, "SGD momentum")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
   sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum");
   sub->add_option("--weight-decay", o->weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -13,7 +13,13 @@ GemmKind gemm_kind(DType dtype, Accumulation acc) {
     case DType::f32:
       if (acc == Accumulation::f32) return GemmKind::f32;
       break;
-    case DType::f16: return acc == Accumulation::f32 ? GemmKind::f16_acc_f32 : GemmKind::f16_acc_f16;
+    case DType::f16:
+      switch (acc) {
+        case Accumulation::f32: return GemmKind::f16_acc_f32;
+        case Accumulation::f16: return GemmKind::f16_acc_f16;
+        case Accumulation::f16_block: return GemmKind::f16_acc_f16_block;
+      }
+      break;
     case DType::bf16:
       if (acc == Accumulation::f32) return GemmKind::bf16_acc_f32;
       break;
@@ -25,7 +31,20 @@ GemmKind gemm_kind(DType dtype, Accumulation acc) {
 
 }  // namespace
 
-std::string_view accumulation_name(Accumulation acc) { return acc == Accumulation::f32 ? "f32" : "f16"; }
+std::string_view accumulation_name(Accumulation acc) {
+  switch (acc) {
+    case Accumulation::f32: return "f32";
+    case Accumulation::f16: return "f16";
+    case Accumulation::f16_block: return "f16-block";
+  }
+  return "?";
+}
+
+Accumulation parse_accumulation(std::string_view name) {
+  for (Accumulation acc : {Accumulation::f32, Accumulation::f16, Accumulation::f16_block})
+    if (name == accumulation_name(acc)) return acc;
+  throw std::invalid_argument("unknown accumulation '" + std::string(name) + "' (f32, f16, f16-block)");
+}
 
 void gemm(DType dtype, Accumulation acc, const GemmArgs& args) {
   if (args.m < 0 || args.n < 0 || args.k < 0) throw std::invalid_argument("gemm: negative dimension");

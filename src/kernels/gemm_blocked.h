@@ -15,6 +15,8 @@
 //   Op::kKCU     K units per cache block (kKC = kKCU * kStep elements)
 //   Op::kMC, kNC, kMB   row, column and row-super-block sizes, see run_region
 //   Op::zero/load_acc/store_acc/load_b/broadcast_a/madd   the micro-kernel's instructions
+//   Op::add_block (optional)   blocked accumulation: registers sum one K block (kKC) from zero,
+//                then cout = cin + that sum in the wider Acc (see micro_kernel)
 //   Op::F        binary32 vectors for packing and the epilogue: load/store of float, fp16 and
 //                bf16 with a lane count, raw 16-bit loads, a square transpose of 32-bit words,
 //                16-bit (de)interleaves, set1, mul, fma
@@ -218,15 +220,21 @@ void pack_panel(Unit* dst, const T* src, int64_t ld, int width, int64_t kc) {
 // The micro-kernel: a kMR x NR tile of accumulators in registers, over `steps` units of K.
 // cin == nullptr starts from zero, else from the Acc tile at cin (leading dimension ldin);
 // the result goes to cout (ldout). With kARowMajor the A panel is [i][q], else [q][i].
+// An Op with `add_block` (blocked accumulation) sums each K block from zero in its registers
+// and then adds the block's sum to the wider carried Acc tile: cout = cin + block sum.
 template <class Op, bool kARowMajor>
 void micro_kernel(int64_t steps, const typename Op::AUnit* a, const typename Op::Unit* b,
                   const typename Op::Acc* cin, int64_t ldin, typename Op::Acc* cout, int64_t ldout) {
   constexpr int MR = Op::kMR, NV = Op::kNV, L = Op::kLanes, NR = NV * L;
+  constexpr bool kBlockSums = requires(typename Op::Acc* p, typename Op::AccVec v) { Op::add_block(p, p, v); };
   typename Op::AccVec acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[i][v] = cin != nullptr ? Op::load_acc(cin + i * ldin + v * L) : Op::zero();
+    for (int v = 0; v < NV; ++v) {
+      if constexpr (kBlockSums) acc[i][v] = Op::zero();
+      else acc[i][v] = cin != nullptr ? Op::load_acc(cin + i * ldin + v * L) : Op::zero();
+    }
   for (int64_t q = 0; q < steps; ++q) {
     typename Op::BVec bv[NV];
 #pragma GCC unroll 8
@@ -241,7 +249,10 @@ void micro_kernel(int64_t steps, const typename Op::AUnit* a, const typename Op:
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) Op::store_acc(cout + i * ldout + v * L, acc[i][v]);
+    for (int v = 0; v < NV; ++v) {
+      if constexpr (kBlockSums) Op::add_block(cout + i * ldout + v * L, cin ? cin + i * ldin + v * L : nullptr, acc[i][v]);
+      else Op::store_acc(cout + i * ldout + v * L, acc[i][v]);
+    }
 }
 
 // C(mr x nr) = round(alpha * tile + beta * C), in binary32; beta == 0 never reads C.

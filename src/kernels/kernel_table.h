@@ -13,7 +13,7 @@
 
 namespace pure16::kernels {
 
-enum class GemmKind { f32, f16_acc_f32, f16_acc_f16, bf16_acc_f32, f64, count };
+enum class GemmKind { f32, f16_acc_f32, f16_acc_f16, f16_acc_f16_block, bf16_acc_f32, f64, count };
 
 using GemmFn = void (*)(const GemmArgs&);
 using ConvertFn = void (*)(void*, DType, const void*, DType, int64_t);

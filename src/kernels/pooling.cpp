@@ -40,13 +40,17 @@ int64_t avg_count(const Pool2dShape& s, int64_t oh, int64_t ow, bool count_inclu
   return (h.end - h.begin) * (w.end - w.begin);
 }
 
+// Window maxima into y and/or the window-local index of each winner into argmax (either may
+// be null): the forward pass wants y; the backward pass recomputes argmax from the saved input
+// rather than keeping 4 bytes of indices per output alive between the passes.
 template <class T>
-void maxpool_forward(T* y, int32_t* argmax, const T* x, const Pool2dShape& s) {
+void maxpool_windows(T* y, int32_t* argmax, const T* x, const Pool2dShape& s) {
   using Acc = compute_t<T>;
   const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
 #pragma omp parallel if (s.batch * oh_n * ow_n * c_n > kParallelThreshold)
   {
     std::vector<Acc> best(static_cast<size_t>(c_n));
+    std::vector<int32_t> winner(static_cast<size_t>(c_n));
 #pragma omp for collapse(2) schedule(static)
     for (int64_t n = 0; n < s.batch; ++n)
       for (int64_t oh = 0; oh < oh_n; ++oh) {
@@ -54,8 +58,7 @@ void maxpool_forward(T* y, int32_t* argmax, const T* x, const Pool2dShape& s) {
         for (int64_t ow = 0; ow < ow_n; ++ow) {
           const Window w = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
           const int64_t out = ((n * oh_n + oh) * ow_n + ow) * c_n;
-          int32_t* arg = argmax + out;
-          std::fill_n(arg, c_n, -1);
+          std::fill(winner.begin(), winner.end(), -1);
           for (int64_t ih = h.begin; ih < h.end; ++ih)
             for (int64_t iw = w.begin; iw < w.end; ++iw) {
               const T* xp = x + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
@@ -63,13 +66,15 @@ void maxpool_forward(T* y, int32_t* argmax, const T* x, const Pool2dShape& s) {
               for (int64_t c = 0; c < c_n; ++c) {
                 const Acc v = load_value(xp[c]);
                 // The first element, a larger one, or NaN (which then propagates, as in PyTorch).
-                if (arg[c] < 0 || v > best[size_t(c)] || std::isnan(v)) {
+                if (winner[size_t(c)] < 0 || v > best[size_t(c)] || std::isnan(v)) {
                   best[size_t(c)] = v;
-                  arg[c] = k;
+                  winner[size_t(c)] = k;
                 }
               }
             }
-          for (int64_t c = 0; c < c_n; ++c) y[out + c] = store_value<T>(best[size_t(c)]);
+          if (y)
+            for (int64_t c = 0; c < c_n; ++c) y[out + c] = store_value<T>(best[size_t(c)]);
+          if (argmax) std::copy(winner.begin(), winner.end(), argmax + out);
         }
       }
   }
@@ -105,8 +110,10 @@ void gather_backward(T* dx, const Pool2dShape& s, Contribution contribution) {
 }
 
 template <class T>
-void maxpool_backward(T* dx, const T* dy, const int32_t* argmax, const Pool2dShape& s) {
+void maxpool_backward(T* dx, const T* dy, const T* x, const Pool2dShape& s) {
   using Acc = compute_t<T>;
+  std::vector<int32_t> argmax(static_cast<size_t>(s.batch * s.out_h() * s.out_w() * s.channels));
+  maxpool_windows<T>(nullptr, argmax.data(), x, s);
   gather_backward(dx, s, [&](int64_t out, int64_t, int64_t, int32_t k, int64_t c) {
     return argmax[out + c] == k ? load_value(dy[out + c]) : Acc(0);
   });
@@ -192,19 +199,19 @@ void Pool2dShape::validate() const {
     fail("kernel is larger than the padded input of size", out_h() <= 0 ? in_h + 2 * pad_h : in_w + 2 * pad_w);
 }
 
-void maxpool2d_forward(void* y, int32_t* argmax, const void* x, DType dtype, const Pool2dShape& s) {
+void maxpool2d_forward(void* y, const void* x, DType dtype, const Pool2dShape& s) {
   s.validate();
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    maxpool_forward(static_cast<T*>(y), argmax, static_cast<const T*>(x), s);
+    maxpool_windows(static_cast<T*>(y), nullptr, static_cast<const T*>(x), s);
   });
 }
 
-void maxpool2d_backward(void* dx, const void* dy, const int32_t* argmax, DType dtype, const Pool2dShape& s) {
+void maxpool2d_backward(void* dx, const void* dy, const void* x, DType dtype, const Pool2dShape& s) {
   s.validate();
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    maxpool_backward(static_cast<T*>(dx), static_cast<const T*>(dy), argmax, s);
+    maxpool_backward(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(x), s);
   });
 }
 

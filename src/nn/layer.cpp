@@ -1,8 +1,26 @@
 #include "pure16/nn/layer.h"
 
 #include <stdexcept>
+#include <unordered_set>
 
 namespace pure16::nn {
+namespace {
+
+void collect_storages(const Context& ctx, std::unordered_set<const Storage*>& seen) {
+  for (const Tensor& t : ctx.saved)
+    if (t.defined()) seen.insert(t.storage().get());
+  for (const Context& child : ctx.children) collect_storages(child, seen);
+}
+
+}  // namespace
+
+int64_t saved_bytes(const Context& ctx) {
+  std::unordered_set<const Storage*> seen;
+  collect_storages(ctx, seen);
+  int64_t bytes = 0;
+  for (const Storage* storage : seen) bytes += int64_t(storage->bytes());
+  return bytes;
+}
 
 Tensor Layer::forward(const Tensor& x, Context& ctx, const RunOptions& options) {
   const Shape expected = output_shape(x.shape());  // throws on a bad input shape

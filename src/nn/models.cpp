@@ -31,13 +31,13 @@ std::unique_ptr<Sequential> mlp(const Shape& sample_shape, int64_t num_classes, 
 
 const std::vector<ModelInfo>& model_infos() {
   static const std::vector<ModelInfo> infos{
-      {"mlp", "multi-layer perceptron, input-512-512-classes, ReLU"},
-      {"lenet5", "LeNet-5: two 5x5 conv + max-pool stages, fc 120-84-classes, ReLU (28x28x1 MNIST)"},
-      {"resnet18", "ResNet-18, torchvision layout: 7x7/2 stem + max-pool, basic blocks [2, 2, 2, 2] (224x224x3)"},
-      {"resnet34", "ResNet-34, torchvision layout: 7x7/2 stem + max-pool, basic blocks [3, 4, 6, 3] (224x224x3)"},
-      {"resnet50", "ResNet-50, torchvision v1.5: 7x7/2 stem + max-pool, bottlenecks [3, 4, 6, 3] (224x224x3)"},
-      {"resnet18-cifar", "ResNet-18 with a 3x3/1 stem and no max-pool (32x32x3 CIFAR)"},
-      {"resnet50-cifar", "ResNet-50 with a 3x3/1 stem and no max-pool (32x32x3 CIFAR)"},
+      {"mlp", "multi-layer perceptron, input-512-512-classes, ReLU", {28, 28, 1}, 10},
+      {"lenet5", "LeNet-5: two 5x5 conv + max-pool stages, fc 120-84-classes, ReLU", {28, 28, 1}, 10},
+      {"resnet18", "ResNet-18, torchvision layout: 7x7/2 stem + max-pool, basic blocks [2, 2, 2, 2]", {224, 224, 3}, 1000},
+      {"resnet34", "ResNet-34, torchvision layout: 7x7/2 stem + max-pool, basic blocks [3, 4, 6, 3]", {224, 224, 3}, 1000},
+      {"resnet50", "ResNet-50, torchvision v1.5: 7x7/2 stem + max-pool, bottlenecks [3, 4, 6, 3]", {224, 224, 3}, 1000},
+      {"resnet18-cifar", "ResNet-18 with a 3x3/1 stem and no max-pool", {32, 32, 3}, 10},
+      {"resnet50-cifar", "ResNet-50 with a 3x3/1 stem and no max-pool", {32, 32, 3}, 10},
   };
   return infos;
 }

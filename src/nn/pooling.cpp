@@ -51,11 +51,8 @@ Shape MaxPool2d::output_shape(const Shape& input) const {
 Tensor MaxPool2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
   const kernels::Pool2dShape s = pool_shape(name(), config_, x.shape());
   Tensor y = Tensor::zeros(output_shape(x.shape()), x.dtype());
-  // DType has no integer type: the int32 arg-max indices live in a tensor of 4-byte elements
-  // tagged f32, written and read only as int32 through raw().
-  Tensor argmax = Tensor::zeros(y.shape(), DType::f32);
-  kernels::maxpool2d_forward(y.raw(), static_cast<int32_t*>(argmax.raw()), x.raw(), x.dtype(), s);
-  ctx.saved = {argmax};
+  kernels::maxpool2d_forward(y.raw(), x.raw(), x.dtype(), s);
+  ctx.saved = {x};
   return y;
 }
 
@@ -63,7 +60,7 @@ Tensor MaxPool2d::backward_impl(const Tensor& dy, const Context& ctx, const RunO
   if (!need_input_grad) return {};
   const kernels::Pool2dShape s = pool_shape(name(), config_, ctx.input_shape);
   Tensor dx = Tensor::zeros(ctx.input_shape, dy.dtype());
-  kernels::maxpool2d_backward(dx.raw(), dy.raw(), static_cast<const int32_t*>(ctx.saved.at(0).raw()), dy.dtype(), s);
+  kernels::maxpool2d_backward(dx.raw(), dy.raw(), ctx.saved.at(0).raw(), dy.dtype(), s);
   return dx;
 }
 

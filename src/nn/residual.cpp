@@ -45,17 +45,6 @@ Tensor sum_of(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// Sequential does not count FLOPs itself: walk the chain (and chains nested in it).
-int64_t chain_flops(const Sequential& chain, Shape shape) {
-  int64_t flops = 0;
-  for (const auto& layer : chain.layers()) {
-    if (const auto* nested = dynamic_cast<const Sequential*>(layer.get())) flops += chain_flops(*nested, shape);
-    else flops += layer->forward_flops(shape);
-    shape = layer->output_shape(shape);
-  }
-  return flops;
-}
-
 }  // namespace
 
 Residual::Residual(std::unique_ptr<Sequential> main, std::unique_ptr<Sequential> shortcut)
@@ -91,7 +80,7 @@ std::vector<Parameter*> Residual::buffers() {
 }
 
 int64_t Residual::forward_flops(const Shape& input) const {
-  return chain_flops(*main_, input) + (shortcut_ ? chain_flops(*shortcut_, input) : 0);
+  return main_->forward_flops(input) + (shortcut_ ? shortcut_->forward_flops(input) : 0);
 }
 
 Tensor Residual::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {

@@ -21,6 +21,16 @@ Shape Sequential::output_shape(const Shape& input) const {
   return shape;
 }
 
+int64_t Sequential::forward_flops(const Shape& input) const {
+  int64_t flops = 0;
+  Shape shape = input;
+  for (const auto& layer : layers_) {
+    flops += layer->forward_flops(shape);
+    shape = layer->output_shape(shape);
+  }
+  return flops;
+}
+
 std::vector<Parameter*> Sequential::parameters() {
   std::vector<Parameter*> out;
   for (auto& layer : layers_)

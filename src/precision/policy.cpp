@@ -30,8 +30,9 @@ PrecisionPolicy PrecisionPolicy::preset(std::string_view name) {
 std::vector<std::string> PrecisionPolicy::preset_names() { return {"fp32", "mixed-fp16", "pure-fp16"}; }
 
 void PrecisionPolicy::validate() const {
-  if (accumulation == kernels::Accumulation::f16 && compute != DType::f16)
-    throw std::invalid_argument("precision " + name + ": f16 accumulation needs f16 compute");
+  if (accumulation != kernels::Accumulation::f32 && compute != DType::f16)
+    throw std::invalid_argument("precision " + name + ": " + std::string(kernels::accumulation_name(accumulation)) +
+                                " accumulation needs f16 compute");
   if (loss_scale.mode != LossScaleMode::none && !(loss_scale.initial > 0 && std::isfinite(loss_scale.initial)))
     throw std::invalid_argument("precision " + name + ": loss scale must be a positive finite number");
   if (compute == DType::f64 || master == DType::f64 || optimizer_state == DType::f64)

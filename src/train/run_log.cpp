@@ -12,6 +12,7 @@ nlohmann::json epoch_json(const EpochRecord& r) {
           {"images_per_second", r.images_per_second},
           {"seconds", r.seconds},
           {"loss_scale", r.loss_scale},
+          {"lr", r.lr},
           {"skipped_steps", r.skipped_steps},
           {"steps", r.steps},
           {"partial", r.partial}};
@@ -27,7 +28,8 @@ nlohmann::json final_json(const TrainResult& result) {
             {"gradients_bytes", result.memory.gradients_bytes},
             {"optimizer_bytes", result.memory.optimizer_bytes},
             {"master_weights_bytes", result.memory.master_weights_bytes},
-            {"buffers_bytes", result.memory.buffers_bytes}}}};
+            {"buffers_bytes", result.memory.buffers_bytes},
+            {"activations_bytes", result.memory.activations_bytes}}}};
 }
 
 RunLog::RunLog(std::filesystem::path path) : path_(std::move(path)) { io::write_file_atomic(path_, ""); }

@@ -1,5 +1,6 @@
 #include "pure16/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -17,6 +18,7 @@ StepResult Trainer::train_step(const data::Batch& batch) {
   const nn::RunOptions options{true, policy_.accumulation, seed_, step_};
   nn::Context ctx;
   const Tensor logits = model_.forward(batch.inputs, ctx, options);
+  peak_activation_bytes_ = std::max(peak_activation_bytes_, nn::saved_bytes(ctx));
   const int64_t rows = logits.size(0), classes = logits.size(1);
 
   // The loss is the batch mean, so its gradient carries 1/rows; the loss scale multiplies it
@@ -67,6 +69,20 @@ TrainResult train(const TrainConfig& config, const data::Split& split, const Cal
   return train(config, train_loader, test_loader, callbacks);
 }
 
+optim::LrSchedule make_lr_schedule(const TrainConfig& config, int64_t steps_per_epoch) {
+  optim::LrSchedule schedule;
+  schedule.kind = config.lr_schedule;
+  schedule.base_lr = config.sgd.lr;
+  schedule.gamma = config.lr_gamma;
+  const auto to_steps = [&](double epochs) { return int64_t(std::llround(epochs * double(steps_per_epoch))); };
+  schedule.warmup_steps = to_steps(config.warmup_epochs);
+  schedule.total_steps = config.epochs * steps_per_epoch;
+  if (config.max_steps > 0) schedule.total_steps = std::min(schedule.total_steps, config.max_steps);
+  for (double m : config.lr_milestones) schedule.milestones.push_back(to_steps(m));
+  schedule.validate();
+  return schedule;
+}
+
 TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::BatchSource& test_source,
                   const Callbacks& callbacks) {
   if (config.epochs <= 0) throw std::invalid_argument("epochs must be positive");
@@ -77,6 +93,7 @@ TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::Ba
   nn::ParameterStore store;
   store.build(model->parameters(), config.policy, config.seed, model->buffers());
   optim::Sgd optimizer(store, config.sgd, config.policy, config.seed);
+  const optim::LrSchedule schedule = make_lr_schedule(config, loader.num_batches());
   Trainer trainer(*model, store, optimizer, config.policy, config.seed);
 
   using Clock = std::chrono::steady_clock;
@@ -94,6 +111,7 @@ TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::Ba
         break;
       }
       const data::Batch batch = loader.batch(b, config.policy.compute);
+      optimizer.set_lr(schedule.at(trainer.steps()));
       const StepResult step = trainer.train_step(batch);
       if (std::isfinite(step.loss)) {
         loss_sum += step.loss;
@@ -114,6 +132,7 @@ TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::Ba
 
     EpochRecord record;
     record.epoch = epoch;
+    record.lr = optimizer.config().lr;
     record.train_loss = finite_batches ? loss_sum / double(finite_batches) : NAN;
     record.test_loss = eval.loss;
     record.test_accuracy = eval.accuracy;
@@ -129,6 +148,7 @@ TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::Ba
   result.test_accuracy = result.epochs.empty() ? 0.0 : result.epochs.back().test_accuracy;
   result.memory = store.memory();
   result.memory.optimizer_bytes = optimizer.state_bytes();
+  result.memory.activations_bytes = trainer.peak_activation_bytes();
   result.parameters = store.parameter_count();
   result.steps = trainer.steps();
   return result;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -47,7 +48,8 @@ TEST(Cli, UnknownFlagIsRejectedWithUsage) {
 TEST(Cli, BadValuesAreRejected) {
   for (const char* args : {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc",
                            "train --rounding up", "train --epochs 0", "train --batch-size -1", "train --lr x",
-                           "train --model resnet9000", "nonsense"}) {
+                           "train --model resnet9000", "train --lr-schedule linear",
+                           "train --lr-gamma 0", "train --warmup-epochs -1", "nonsense"}) {
     const CliResult r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
@@ -72,7 +74,7 @@ TEST(Cli, SyntheticRunWritesJsonLog) {
   ASSERT_EQ(records.size(), 2u) << read_file(log);
   const nlohmann::json& epoch = records[0];
   for (const char* key : {"epoch", "train_loss", "test_loss", "test_accuracy", "images_per_second", "seconds",
-                          "loss_scale", "skipped_steps"})
+                          "loss_scale", "skipped_steps", "lr"})
     EXPECT_TRUE(epoch.contains(key)) << key;
   EXPECT_EQ(epoch["epoch"], 1);
   EXPECT_TRUE(epoch["partial"].get<bool>());
@@ -84,6 +86,39 @@ TEST(Cli, SyntheticRunWritesJsonLog) {
   EXPECT_GT(last["memory"]["weights_bytes"].get<int64_t>(), 0);
   EXPECT_EQ(last["memory"]["weights_bytes"], last["memory"]["gradients_bytes"]);
   EXPECT_NE(r.out.find("epoch 1/2 (partial)"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CosineScheduleDecaysTheRate) {
+  const auto log = scratch_dir() / "cosine.jsonl";
+  const CliResult r = run_cli("train --dataset synthetic --epochs 2 --batch-size 256 --threads 2 --lr 0.1 "
+                              "--lr-schedule cosine --warmup-epochs 0.25 --log " + log.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(read_file(log));
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 3u) << read_file(log);
+  // 32 steps an epoch, 8 of warm-up: the first epoch ends at step 31, halfway through the
+  // remaining 56 steps less one (cosine), the last at step 63 (rate 0.1 * (1 + cos(pi * 55/56)) / 2).
+  EXPECT_NEAR(records[0]["lr"].get<double>(), 0.05 * (1 + std::cos(M_PI * 23.0 / 56.0)), 1e-6);
+  EXPECT_NEAR(records[1]["lr"].get<double>(), 0.05 * (1 + std::cos(M_PI * 55.0 / 56.0)), 1e-6);
+  EXPECT_NE(r.out.find("cosine"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ModelsListsParametersAndFlops) {
+  const CliResult r = run_cli("models");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // torchvision's ResNet-50: 25,557,032 parameters, 4.09 GMAC (8.18 GFLOP) at 224x224.
+  std::istringstream lines(r.out);
+  bool found = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("resnet50 ", 0) != 0) continue;
+    found = true;
+    EXPECT_NE(line.find("25557032"), std::string::npos) << line;
+    EXPECT_NE(line.find("8.1784"), std::string::npos) << line;
+  }
+  EXPECT_TRUE(found) << r.out;
+  for (const char* name : {"mlp", "lenet5", "resnet18", "resnet34", "resnet18-cifar", "resnet50-cifar"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
 }
 
 TEST(Cli, InfoNamesTheKernels) {

@@ -40,12 +40,27 @@ struct Kind {
 };
 
 std::string kind_name(const Kind& kind) {
-  return std::string(dtype_name(kind.dtype)) + "_acc_" + std::string(kernels::accumulation_name(kind.acc));
+  std::string name = std::string(dtype_name(kind.dtype)) + "_acc_" + std::string(kernels::accumulation_name(kind.acc));
+  for (char& c : name)
+    if (c == '-') c = '_';
+  return name;
 }
 
-double acc_unit_roundoff(const Kind& kind) {
-  if (kind.dtype == DType::f64) return traits(DType::f64).unit_roundoff;
-  return kind.acc == Accumulation::f16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+// The relative bound on the sum over K (plus the alpha/beta epilogue), see gemm.h.
+double sum_error_factor(const Kind& kind, int64_t k) {
+  if (kind.dtype == DType::f64) return testing::gamma(k + 2, traits(DType::f64).unit_roundoff);
+  const double u16 = std::ldexp(1.0, -11), u32 = std::ldexp(1.0, -24);
+  switch (kind.acc) {
+    case Accumulation::f32: return testing::gamma(k + 2, u32);
+    case Accumulation::f16: return testing::gamma(k + 2, u16);
+    case Accumulation::f16_block: {
+      const int64_t block = std::min(k, kernels::kF16AccumulationBlock);
+      const int64_t blocks = (k + kernels::kF16AccumulationBlock - 1) / kernels::kF16AccumulationBlock;
+      const double g16 = testing::gamma(block, u16);
+      return g16 + (1 + g16) * testing::gamma(blocks + 2, u32);
+    }
+  }
+  return 0;
 }
 
 const std::vector<Kind>& all_kinds() {
@@ -53,6 +68,7 @@ const std::vector<Kind>& all_kinds() {
       {DType::f32, Accumulation::f32, {Isa::avx2, Isa::avx512}},
       {DType::f16, Accumulation::f32, {Isa::avx2, Isa::avx512}},
       {DType::f16, Accumulation::f16, {Isa::avx512fp16}},
+      {DType::f16, Accumulation::f16_block, {Isa::avx512fp16}},
       // avx512fp16 re-registers the widening kernel (vdpbf16ps is slow there; gemm_avx512fp16.cpp)
       {DType::bf16, Accumulation::f32, {Isa::avx2, Isa::avx512, Isa::avx512bf16, Isa::avx512fp16}},
       {DType::f64, Accumulation::f32, {}},
@@ -157,7 +173,7 @@ bool check_gemm(const Problem& p, const Kind& kind, bool trans_a, bool trans_b, 
   args.beta = beta;
   kernels::gemm(kind.dtype, kind.acc, args);
 
-  const double gamma = testing::gamma(p.k + 2, acc_unit_roundoff(kind));
+  const double gamma = sum_error_factor(kind, p.k);
   const double u_store = traits(kind.dtype).unit_roundoff;
   int64_t failures = 0;
   std::ostringstream first;
@@ -294,19 +310,24 @@ TEST(Gemm, BetaZeroIgnoresNanInC) {
   });
 }
 
-// A sum of 4096 ones: fp16 accumulation stalls at 2048 (2048 + 1 rounds back to 2048, in any
-// order of sequential sums), binary32 accumulation reaches 4096, which fp16 storage holds exactly.
-// Tells the two accumulations apart, which the error bound alone does not.
+// Two sums of 4096 terms that tell the accumulations apart, which the error bound alone does not:
+//  - 4096 ones: fp16 accumulation stalls at 2048 (2048 + 1 rounds back to 2048, in any order of
+//    sequential sums); blocks of 64 sum to 64 exactly, so blocked and binary32 reach 4096.
+//  - per block of 64, a 1 then 63 terms of 2^-11: in fp16, 1 + 2^-11 is a tie that rounds back
+//    to 1, so each block sums to 1 and the fp16 and blocked totals are 64; binary32 keeps them,
+//    64 + 4032 * 2^-11 = 65.96875, which fp16 storage rounds (a tie, to even) to 66.
 TEST(Gemm, AccumulatesInTheRequestedPrecision) {
   const int64_t m = 3, n = 70, k = 4096;
   std::set<std::string> tested;
   testing::for_each_isa([&](Isa level) {
-    for (Accumulation acc : {Accumulation::f16, Accumulation::f32}) {
-      if (!tested.insert(std::string(kernels::gemm_variant(DType::f16, acc)) + kernels::accumulation_name(acc).data())
+    for (Accumulation acc : {Accumulation::f16, Accumulation::f16_block, Accumulation::f32})
+    for (bool ones : {true, false}) {
+      if (!tested.insert(std::string(kernels::gemm_variant(DType::f16, acc)) + kernels::accumulation_name(acc).data() +
+                         (ones ? "ones" : "ties"))
                .second)
         continue;
       Buffer a(DType::f16, m * k), b(DType::f16, k * n), c(DType::f16, m * n);
-      for (int64_t i = 0; i < m * k; ++i) a.set(i, 1.0);
+      for (int64_t i = 0; i < m * k; ++i) a.set(i, ones || i % 64 == 0 ? 1.0 : std::ldexp(1.0, -11));
       for (int64_t i = 0; i < k * n; ++i) b.set(i, 1.0);
       GemmArgs args;
       args.m = m;
@@ -319,7 +340,7 @@ TEST(Gemm, AccumulatesInTheRequestedPrecision) {
       args.c = c.data();
       args.ldc = n;
       kernels::gemm(DType::f16, acc, args);
-      const double expected = acc == Accumulation::f16 ? 2048.0 : 4096.0;
+      const double expected = ones ? (acc == Accumulation::f16 ? 2048.0 : 4096.0) : (acc == Accumulation::f32 ? 66.0 : 64.0);
       for (int64_t i = 0; i < m * n; ++i)
         ASSERT_EQ(c.get(i), expected) << "accumulation " << kernels::accumulation_name(acc) << " variant "
                                       << kernels::gemm_variant(DType::f16, acc) << " at level "

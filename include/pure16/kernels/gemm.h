@@ -5,10 +5,16 @@
 //   f32, Accumulation::f32   binary32 throughout
 //   f16, Accumulation::f32   fp16 inputs, products summed in binary32, C rounded to fp16 once
 //   f16, Accumulation::f16   every partial sum rounded to fp16 (what native fp16 FMA does)
+//   f16, Accumulation::f16_block
+//                            K is cut into blocks of kF16AccumulationBlock from p = 0; within a
+//                            block every partial sum is rounded to fp16 (native fp16 FMAs, at
+//                            twice the binary32 rate), and the blocks' sums are added in order
+//                            to a binary32 total, which C receives rounded once
 //   bf16, Accumulation::f32  bf16 inputs, binary32 sums, C rounded to bf16 once
 //   f64, Accumulation::f32   binary64 (the reference; scalar only; the flag is ignored)
 // Error bound, for the tests: |C - C_exact| <= gamma_n * |alpha| * (|op(A)| |op(B)|) + rounding of
-// C, with gamma_n = n u / (1 - n u), n = K (+1 for beta) and u the accumulator's unit roundoff.
+// C, with gamma_n = n u / (1 - n u), n = K (+1 for beta) and u the accumulator's unit roundoff;
+// for f16_block, gamma_b(2^-11) + (1 + gamma_b(2^-11)) gamma_{K/b + 2}(2^-24), b the block length.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +24,11 @@
 
 namespace pure16::kernels {
 
-enum class Accumulation : uint8_t { f32, f16 };
-std::string_view accumulation_name(Accumulation acc);
+enum class Accumulation : uint8_t { f32, f16, f16_block };
+inline constexpr int64_t kF16AccumulationBlock = 64;
+std::string_view accumulation_name(Accumulation acc);  // "f32", "f16", "f16-block"
+/// The inverse of accumulation_name; throws std::invalid_argument listing the names.
+Accumulation parse_accumulation(std::string_view name);
 
 struct GemmArgs {
   bool trans_a = false;  // op(A) = A^T: A is stored (K, M)

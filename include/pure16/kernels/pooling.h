@@ -31,10 +31,12 @@ struct Pool2dShape {
 };
 
 /// y (N, OH, OW, C) = window maxima; padding never wins (it acts as -inf), NaN propagates, the
-/// first maximum in (kh, kw) order is taken. argmax (N, OH, OW, C) = kh * KW + kw of the winner.
-void maxpool2d_forward(void* y, int32_t* argmax, const void* x, DType dtype, const Pool2dShape& s);
-/// dx (N, H, W, C) = sum of dy over the windows whose arg-max is this element (assigned).
-void maxpool2d_backward(void* dx, const void* dy, const int32_t* argmax, DType dtype, const Pool2dShape& s);
+/// first maximum in (kh, kw) order is taken.
+void maxpool2d_forward(void* y, const void* x, DType dtype, const Pool2dShape& s);
+/// dx (N, H, W, C) = sum of dy over the windows whose winner (as forward chooses it) is this
+/// element (assigned). The winners are recomputed from x, the forward input: keeping x costs
+/// nothing extra (the layer before saved it), unlike 4-byte indices per output.
+void maxpool2d_backward(void* dx, const void* dy, const void* x, DType dtype, const Pool2dShape& s);
 
 /// y = window sum / count, count = KH * KW with count_include_pad (PyTorch's default: padding
 /// counts as zeros), else the number of input elements in the window.

@@ -30,6 +30,11 @@ struct Context {
   std::vector<Context> children;  // for composite layers: one per child
 };
 
+/// Bytes of the activations a forward pass keeps for its backward, over the context tree; a
+/// storage that several layers saved views of (a ReLU output that the next convolution also
+/// keeps) is counted once, whole.
+int64_t saved_bytes(const Context& ctx);
+
 class Layer {
  public:
   virtual ~Layer() = default;

@@ -16,6 +16,8 @@ struct ModelOptions {
 struct ModelInfo {
   std::string name;
   std::string description;
+  Shape sample_shape;   // the input it was designed for: (H, W, C)
+  int64_t num_classes;  // and its usual number of classes
 };
 const std::vector<ModelInfo>& model_infos();
 

@@ -38,6 +38,7 @@ struct MemoryReport {
   int64_t gradients_bytes = 0;
   int64_t optimizer_bytes = 0;
   int64_t master_weights_bytes = 0;
+  int64_t activations_bytes = 0;  // peak over training steps of what forward keeps for backward
 };
 
 class ParameterStore {

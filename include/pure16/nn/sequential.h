@@ -24,6 +24,7 @@ class Sequential : public Layer {
   Shape output_shape(const Shape& input) const override;
   std::vector<Parameter*> parameters() override;
   std::vector<Parameter*> buffers() override;
+  int64_t forward_flops(const Shape& input) const override;
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
 
  protected:

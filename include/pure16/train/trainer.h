@@ -12,6 +12,7 @@
 #include "pure16/data/dataset.h"
 #include "pure16/nn/models.h"
 #include "pure16/nn/parameters.h"
+#include "pure16/optim/lr_schedule.h"
 #include "pure16/optim/sgd.h"
 #include "pure16/precision/loss_scaler.h"
 #include "pure16/precision/policy.h"
@@ -41,6 +42,8 @@ class Trainer {
 
   const LossScaler& scaler() const { return scaler_; }
   int64_t steps() const { return int64_t(step_); }
+  /// The most bytes of saved activations any training step so far has held (nn::saved_bytes).
+  int64_t peak_activation_bytes() const { return peak_activation_bytes_; }
 
  private:
   nn::Layer& model_;
@@ -50,13 +53,18 @@ class Trainer {
   LossScaler scaler_;
   uint64_t seed_;
   uint64_t step_ = 0;
+  int64_t peak_activation_bytes_ = 0;
 };
 
 struct TrainConfig {
   std::string model = "mlp";
   nn::ModelOptions model_options;
   PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
-  optim::SgdConfig sgd{0.05f, 0.9f, 0.0f, false};
+  optim::SgdConfig sgd{0.05f, 0.9f, 0.0f, false};  // sgd.lr is the schedule's base rate
+  optim::LrScheduleKind lr_schedule = optim::LrScheduleKind::constant;
+  double warmup_epochs = 0;
+  std::vector<double> lr_milestones;  // step schedule: epochs (may be fractional) at which lr *= lr_gamma
+  float lr_gamma = 0.1f;
   int64_t epochs = 5;
   int64_t max_steps = 0;  // 0: no limit
   int64_t batch_size = 128;
@@ -64,8 +72,13 @@ struct TrainConfig {
   uint64_t seed = 0;
 };
 
+/// The per-step schedule of `config` for a run of `steps_per_epoch` batches an epoch; a cosine
+/// schedule reaches zero at the last step (max_steps, when that comes first).
+optim::LrSchedule make_lr_schedule(const TrainConfig& config, int64_t steps_per_epoch);
+
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
+  double lr = 0;      // the rate of the epoch's last step
   double train_loss = 0;
   double test_loss = 0;
   double test_accuracy = 0;
