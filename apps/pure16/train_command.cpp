@@ -19,6 +19,7 @@
 #include "pure16/data/mnist.h"
 #include "pure16/data/synthetic.h"
 #include "pure16/data/transforms.h"
+#include "pure16/kernels/gemm.h"
 #include "pure16/train/run_log.h"
 #include "pure16/train/trainer.h"
 
@@ -182,6 +183,11 @@ int run_train(const TrainOptions& o) {
             << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
             << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
+  if (config.policy.accumulation != kernels::Accumulation::f32 &&
+      kernels::gemm_variant(config.policy.compute, config.policy.accumulation) == "scalar")
+    std::cerr << "pure16: note: no AVX512-FP16 kernels here (the CPU lacks them, or PURE16_ISA caps them), so "
+              << kernels::accumulation_name(config.policy.accumulation)
+              << " accumulation runs the scalar reference GEMM; --accumulation f32 is much faster\n";
   if (!sources.transforms.empty())
     std::cout << "transforms " << sources.transforms << "\n"
               << "loader workers " << o.workers << (o.skip_bad_images ? ", skipping unreadable images" : "") << "\n";

@@ -5,15 +5,17 @@
 // ordered (kh, kw, ci) like a filter, so
 //   forward          Y_g (rows, C_out/groups)  = P_g W_g^T          W_g (C_out/groups, K)
 //   backward_weight  dW_g (C_out/groups, K)   += dY_g^T P_g
-//   backward_data    dP_g (rows, K)            = dY_g W_g, then col2im: each input element
-//                    collects the patch entries that read it.
-// With NHWC every patch entry (kh, kw) is a contiguous run of Cg channels, so im2col is a
-// sequence of memcpy's. A 1x1 stride-1 unpadded convolution needs no patch matrix: x viewed
-// as (N*H*W, C_in) already is P (leading dimension C_in, group g at column g*Cg).
+//   backward_data    stride 1: a forward convolution of dY with flipped filters; otherwise
+//                    dP_g (rows, K) = dY_g W_g, then col2im: each input element collects the
+//                    patch entries that read it.
+// P is never stored: the GEMM reads it through a RowSource (read_patches) one cache block at a
+// time. With NHWC every patch entry (kh, kw) is a contiguous run of Cg channels, so a patch row
+// is a few copies. A 1x1 stride-1 unpadded convolution needs no patch matrix: x viewed as
+// (N*H*W, C_in) already is P (leading dimension C_in, group g at column g*Cg).
 //
-// The patch matrix lives in a per-thread buffer of at most workspace_bytes; larger problems
-// are processed in chunks of output rows. Only the im2col/col2im loops are parallel here;
-// the GEMM is multithreaded inside, and it is always called outside any parallel region.
+// col2im's patch gradients live in a per-thread buffer of at most workspace_bytes; larger
+// problems are processed in chunks of output rows. Only the col2im loop is parallel here; the
+// GEMM is multithreaded inside, and it is always called outside any parallel region.
 #include "pure16/kernels/conv.h"
 
 #include <algorithm>
@@ -66,6 +68,12 @@ int64_t rows_per_chunk(const Conv2dShape& s, size_t elem_size, int64_t workspace
   return std::max<int64_t>(1, workspace_bytes / per_row);
 }
 
+// Row ih of image n of an NHWC tensor.
+template <class T>
+const T* x_row(const T* x, const Conv2dShape& s, int64_t n, int64_t ih) {
+  return x + (n * s.in_h + ih) * s.in_w * s.in_channels;
+}
+
 // Short runs (few channels, as in a network's first layer) are cheaper as a loop than a call.
 template <class T>
 inline void copy_run(T* dst, const T* src, int64_t n) {
@@ -80,38 +88,54 @@ inline void zero_run(T* dst, int64_t n) {
   if (n > 0) std::memset(static_cast<void*>(dst), 0, size_t(n) * sizeof(T));
 }
 
-// P (r1 - r0, K) = the group-g patches of output rows [r0, r1); zero where they read padding.
+// The patch matrix P_g of one group, read a run of a row at a time by the GEMM (implicit GEMM):
+// row r, columns [col, col + count) = the input values the filters see at output pixel r, zero
+// where they read padding.
 template <class T>
-void im2col(T* p, const T* x, const Conv2dShape& s, int64_t g, int64_t r0, int64_t r1) {
-  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), cg = s.group_in(), k = s.patch(), kw_n = s.kernel_w;
+struct Patches {
+  const T* x;
+  const Conv2dShape* s;
+  int64_t g;
+};
+
+template <class T>
+void read_patches(const void* context, int64_t r, int64_t col, int64_t count, void* out) {
+  const Patches<T>& p = *static_cast<const Patches<T>*>(context);
+  const Conv2dShape& s = *p.s;
+  T* dst = static_cast<T*>(out) - col;  // indexed by column
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), cg = s.group_in(), kw_n = s.kernel_w, row_len = kw_n * cg;
+  const int64_t n = r / (oh_n * ow_n), oh = r / ow_n % oh_n, ow = r % ow_n;
+  const int64_t iw0 = ow * s.stride_w - s.pad_w;
   // With one group and no horizontal dilation, a kernel row reads KW neighbouring pixels whose
-  // channels are adjacent in NHWC: one run of KW * C_in elements.
+  // channels are adjacent in NHWC: column kw * C_in + ci of the kernel row is x[iw0 * C_in + it].
   const bool contiguous_rows = s.groups == 1 && s.dilation_w == 1;
-#pragma omp parallel for schedule(static) if ((r1 - r0) * k > kParallelThreshold)
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t n = r / (oh_n * ow_n), oh = r / ow_n % oh_n, ow = r % ow_n;
-    const int64_t iw0 = ow * s.stride_w - s.pad_w;
-    T* row = p + (r - r0) * k;
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-      const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
-      T* dst = row + kh * kw_n * cg;
-      if (ih < 0 || ih >= s.in_h) {
-        zero_run(dst, kw_n * cg);
-        continue;
-      }
-      const T* src_row = x + (n * s.in_h + ih) * s.in_w * s.in_channels + g * cg;
-      if (contiguous_rows) {  // kw in [lo, hi) reads inside the image
-        const int64_t lo = std::clamp<int64_t>(-iw0, 0, kw_n), hi = std::clamp<int64_t>(s.in_w - iw0, lo, kw_n);
-        zero_run(dst, lo * cg);
-        copy_run(dst + lo * cg, src_row + (iw0 + lo) * s.in_channels, (hi - lo) * cg);
-        zero_run(dst + hi * cg, (kw_n - hi) * cg);
-        continue;
-      }
-      for (int64_t kw = 0; kw < kw_n; ++kw) {
-        const int64_t iw = iw0 + kw * s.dilation_w;
-        if (iw < 0 || iw >= s.in_w) zero_run(dst + kw * cg, cg);
-        else copy_run(dst + kw * cg, src_row + iw * s.in_channels, cg);
-      }
+  for (int64_t c = col, end = col + count; c < end;) {
+    const int64_t kh = c / row_len, kernel_row_end = std::min(end, (kh + 1) * row_len);
+    const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
+    if (ih < 0 || ih >= s.in_h) {
+      zero_run(dst + c, kernel_row_end - c);
+      c = kernel_row_end;
+      continue;
+    }
+    const T* src_row = x_row(p.x, s, n, ih) + p.g * cg;
+    if (contiguous_rows) {  // kernel-row columns [lo, hi) read inside the image
+      const int64_t base = kh * row_len;
+      const int64_t lo = base + std::clamp<int64_t>(-iw0, 0, kw_n) * cg;
+      const int64_t hi = base + std::clamp<int64_t>(s.in_w - iw0, 0, kw_n) * cg;
+      const int64_t copy_begin = std::clamp(lo, c, kernel_row_end), copy_end = std::clamp(hi, copy_begin, kernel_row_end);
+      zero_run(dst + c, copy_begin - c);
+      copy_run(dst + copy_begin, src_row + iw0 * s.in_channels + (copy_begin - base), copy_end - copy_begin);
+      zero_run(dst + copy_end, kernel_row_end - copy_end);
+      c = kernel_row_end;
+      continue;
+    }
+    while (c < kernel_row_end) {  // one kernel column (a run of Cg channels) at a time
+      const int64_t within = c - kh * row_len, kw = within / cg, ci = within % cg;
+      const int64_t len = std::min(kernel_row_end - c, cg - ci);
+      const int64_t iw = iw0 + kw * s.dilation_w;
+      if (iw < 0 || iw >= s.in_w) zero_run(dst + c, len);
+      else copy_run(dst + c, src_row + iw * s.in_channels + ci, len);
+      c += len;
     }
   }
 }
@@ -212,50 +236,69 @@ GemmArgs make_args(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 }
 
 template <class T>
-void forward(T* y, const T* x, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s, int64_t ws_bytes) {
+void forward(T* y, const T* x, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
   const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
-  if (is_pointwise(s)) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T, straight from the NHWC tensor
-    for (int64_t g = 0; g < s.groups; ++g)
+  for (int64_t g = 0; g < s.groups; ++g) {
+    if (is_pointwise(s)) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T, straight from the NHWC tensor
       gemm(dtype, acc,
            make_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
                      s.out_channels, 0.0f));
-    return;
-  }
-  const int64_t chunk = rows_per_chunk(s, sizeof(T), ws_bytes);
-  T* p = workspace<T>(std::min(chunk, rows) * k);
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t r1 = std::min(rows, r0 + chunk);
-    for (int64_t g = 0; g < s.groups; ++g) {
-      im2col(p, x, s, g, r0, r1);
-      gemm(dtype, acc,
-           make_args(false, true, r1 - r0, og, k, p, k, w + g * og * k, k, y + r0 * s.out_channels + g * og,
-                     s.out_channels, 0.0f));
+      continue;
     }
+    const Patches<T> patches{x, &s, g};
+    const RowSource source{read_patches<T>, &patches};
+    GemmArgs args = make_args(false, true, rows, og, k, nullptr, 0, w + g * og * k, k, y + g * og, s.out_channels, 0.0f);
+    args.a_rows = &source;
+    gemm(dtype, acc, args);
   }
 }
 
 template <class T>
-void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation acc, const Conv2dShape& s,
-                     int64_t ws_bytes) {
+void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation acc, const Conv2dShape& s) {
   const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
-  if (is_pointwise(s)) {  // dW_g (og, cg) += dY_g^T (og, rows) X_g (rows, cg)
-    for (int64_t g = 0; g < s.groups; ++g)
+  for (int64_t g = 0; g < s.groups; ++g) {
+    if (is_pointwise(s)) {  // dW_g (og, cg) += dY_g^T (og, rows) X_g (rows, cg)
       gemm(dtype, acc,
            make_args(true, false, og, cg, rows, dy + g * og, s.out_channels, x + g * cg, s.in_channels,
                      dw + g * og * cg, cg, 1.0f));
-    return;
-  }
-  const int64_t chunk = rows_per_chunk(s, sizeof(T), ws_bytes);
-  T* p = workspace<T>(std::min(chunk, rows) * k);
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t r1 = std::min(rows, r0 + chunk);
-    for (int64_t g = 0; g < s.groups; ++g) {
-      im2col(p, x, s, g, r0, r1);
-      gemm(dtype, acc,
-           make_args(true, false, og, k, r1 - r0, dy + r0 * s.out_channels + g * og, s.out_channels, p, k,
-                     dw + g * og * k, k, 1.0f));
+      continue;
     }
+    const Patches<T> patches{x, &s, g};  // dW_g (og, K) += dY_g^T (og, rows) P_g (rows, K)
+    const RowSource source{read_patches<T>, &patches};
+    GemmArgs args = make_args(true, false, og, k, rows, dy + g * og, s.out_channels, nullptr, 0, dw + g * og * k, k, 1.0f);
+    args.b_rows = &source;
+    gemm(dtype, acc, args);
   }
+}
+
+// A stride-1 convolution's input gradient is itself a convolution: of dy, padded by
+// dilation * (kernel - 1) - pad, with the filters flipped in space and their channel roles
+// swapped, W'_g[ci][kh][kw][co] = W_g[co][KH-1-kh][KW-1-kw][ci]. False when the padding exceeds
+// what that allows (then the col2im path runs).
+template <class T>
+bool backward_data_as_convolution(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
+  if (s.stride_h != 1 || s.stride_w != 1) return false;
+  Conv2dShape t = s;
+  t.in_h = s.out_h();
+  t.in_w = s.out_w();
+  t.in_channels = s.out_channels;
+  t.out_channels = s.in_channels;
+  t.pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h;
+  t.pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
+  if (t.pad_h < 0 || t.pad_w < 0) return false;
+  const int64_t cg = s.group_in(), og = s.group_out(), kh_n = s.kernel_h, kw_n = s.kernel_w;
+  thread_local std::vector<T> flipped;
+  flipped.resize(size_t(s.out_channels * kh_n * kw_n * cg));
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t co = 0; co < og; ++co)
+      for (int64_t kh = 0; kh < kh_n; ++kh)
+        for (int64_t kw = 0; kw < kw_n; ++kw) {
+          const T* src = w + (((g * og + co) * kh_n + kh) * kw_n + kw) * cg;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            flipped[size_t((((g * cg + ci) * kh_n + (kh_n - 1 - kh)) * kw_n + (kw_n - 1 - kw)) * og + co)] = src[ci];
+        }
+  forward(dx, dy, flipped.data(), dtype, acc, t);
+  return true;
 }
 
 template <class T>
@@ -269,6 +312,7 @@ void backward_data(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc
                      s.in_channels, 0.0f));
     return;
   }
+  if (backward_data_as_convolution(dx, dy, w, dtype, acc, s)) return;
   std::memset(static_cast<void*>(dx), 0, size_t(s.batch * s.in_h * s.in_w * s.in_channels) * sizeof(T));
   // fp16/bf16: dP is widened once per chunk (one vectorized conversion) for col2im's sums; the
   // workspace holds both copies.
@@ -312,12 +356,11 @@ void Conv2dShape::validate() const {
     fail("kernel (with dilation) is larger than the padded input of size", out_h() <= 0 ? in_h + 2 * pad_h : in_w + 2 * pad_w);
 }
 
-void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
-                    int64_t workspace_bytes) {
+void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
   s.validate();
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward(static_cast<T*>(y), static_cast<const T*>(x), static_cast<const T*>(w), dtype, acc, s, workspace_bytes);
+    forward(static_cast<T*>(y), static_cast<const T*>(x), static_cast<const T*>(w), dtype, acc, s);
   });
 }
 
@@ -332,12 +375,11 @@ void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, 
 }
 
 void conv2d_backward_weight(void* dw, const void* dy, const void* x, DType dtype, Accumulation acc,
-                            const Conv2dShape& s, int64_t workspace_bytes) {
+                            const Conv2dShape& s) {
   s.validate();
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    backward_weight(static_cast<T*>(dw), static_cast<const T*>(dy), static_cast<const T*>(x), dtype, acc, s,
-                    workspace_bytes);
+    backward_weight(static_cast<T*>(dw), static_cast<const T*>(dy), static_cast<const T*>(x), dtype, acc, s);
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/kernel_table.h"
 
@@ -29,6 +30,15 @@ GemmKind gemm_kind(DType dtype, Accumulation acc) {
                               std::string(dtype_name(dtype)) + " inputs");
 }
 
+// Reads a whole operand from its RowSource into `storage`: what the scalar reference, which
+// has no packing to read through, multiplies instead.
+const void* materialize(const RowSource& source, int64_t rows, int64_t cols, DType dtype, std::vector<std::byte>& storage) {
+  const size_t row_bytes = size_t(cols) * dtype_size(dtype);
+  storage.resize(size_t(rows) * row_bytes);
+  for (int64_t r = 0; r < rows; ++r) source.read(source.context, r, 0, cols, storage.data() + size_t(r) * row_bytes);
+  return storage.data();
+}
+
 }  // namespace
 
 std::string_view accumulation_name(Accumulation acc) {
@@ -48,8 +58,27 @@ Accumulation parse_accumulation(std::string_view name) {
 
 void gemm(DType dtype, Accumulation acc, const GemmArgs& args) {
   if (args.m < 0 || args.n < 0 || args.k < 0) throw std::invalid_argument("gemm: negative dimension");
+  if ((args.a_rows && args.trans_a) || (args.b_rows && args.trans_b))
+    throw std::invalid_argument("gemm: an operand read through a RowSource cannot be transposed");
   if (args.m == 0 || args.n == 0) return;
-  kernel_table().gemm[size_t(gemm_kind(dtype, acc))].fn(args);
+  const Entry<GemmFn>& entry = kernel_table().gemm[size_t(gemm_kind(dtype, acc))];
+  if (entry.isa == Isa::scalar && (args.a_rows || args.b_rows)) {
+    GemmArgs stored = args;
+    std::vector<std::byte> a_storage, b_storage;
+    if (args.a_rows) {
+      stored.a = materialize(*args.a_rows, args.m, args.k, dtype, a_storage);
+      stored.lda = args.k;
+      stored.a_rows = nullptr;
+    }
+    if (args.b_rows) {
+      stored.b = materialize(*args.b_rows, args.k, args.n, dtype, b_storage);
+      stored.ldb = args.n;
+      stored.b_rows = nullptr;
+    }
+    entry.fn(stored);
+    return;
+  }
+  entry.fn(args);
 }
 
 void gemm(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, float alpha, float beta,

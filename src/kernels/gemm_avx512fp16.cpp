@@ -42,13 +42,14 @@ struct Avx512Fp16Step {
   static AccVec madd(AccVec acc, BVec a, BVec b) { return _mm512_fmadd_ph(a, b, acc); }
 };
 
-// Blocked fp16 accumulation (Accumulation::f16_block): the same fp16 FMAs over one K cache block
-// of kF16AccumulationBlock, started from zero, whose sums are widened and added to the binary32
-// partial sums carried between blocks. Widening 24 vectors and 48 binary32 adds per block of 64
-// K steps (1536 FMAs) costs a few percent of the fp16 rate.
+// Blocked fp16 accumulation (Accumulation::f16_block): the same fp16 FMAs, restarted from zero
+// every kF16AccumulationBlock K steps; each block's sums are widened and added to binary32 partial
+// sums. Those stay in an L1-resident tile within a K cache block: the 24 widenings, 48 adds and
+// 48 loads and stores per 64 K steps (1536 FMAs) are the price of the binary32 sum across blocks.
 struct Avx512Fp16BlockStep : Avx512Fp16Step {
   using Acc = float;
-  static constexpr int64_t kKCU = kF16AccumulationBlock;
+  static constexpr int64_t kBlockSteps = kF16AccumulationBlock;
+  static_assert(kKCU % kBlockSteps == 0, "K cache blocks hold whole accumulation blocks");
 
   static void add_block(float* cout, const float* cin, __m512h sum) {
     const __m512i bits = _mm512_castph_si512(sum);

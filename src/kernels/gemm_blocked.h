@@ -15,8 +15,9 @@
 //   Op::kKCU     K units per cache block (kKC = kKCU * kStep elements)
 //   Op::kMC, kNC, kMB   row, column and row-super-block sizes, see run_region
 //   Op::zero/load_acc/store_acc/load_b/broadcast_a/madd   the micro-kernel's instructions
-//   Op::add_block (optional)   blocked accumulation: registers sum one K block (kKC) from zero,
-//                then cout = cin + that sum in the wider Acc (see micro_kernel)
+//   Op::add_block, Op::kBlockSteps (optional)   blocked accumulation: registers sum kBlockSteps
+//                K steps from zero, then each block's sum is added to the wider Acc (micro_kernel);
+//                kKCU must be a multiple of kBlockSteps so blocks start at multiples of it in K
 //   Op::F        binary32 vectors for packing and the epilogue: load/store of float, fp16 and
 //                bf16 with a lane count, raw 16-bit loads, a square transpose of 32-bit words,
 //                16-bit (de)interleaves, set1, mul, fma
@@ -81,6 +82,7 @@ class Scratch {
 template <class Op>
 struct Workspace {
   Scratch a, b, c;
+  Scratch gathered;  // a block of an operand read through a RowSource, before packing
 };
 
 // The calling thread's buffers (OpenMP keeps its worker threads, so these persist across calls).
@@ -220,39 +222,49 @@ void pack_panel(Unit* dst, const T* src, int64_t ld, int width, int64_t kc) {
 // The micro-kernel: a kMR x NR tile of accumulators in registers, over `steps` units of K.
 // cin == nullptr starts from zero, else from the Acc tile at cin (leading dimension ldin);
 // the result goes to cout (ldout). With kARowMajor the A panel is [i][q], else [q][i].
-// An Op with `add_block` (blocked accumulation) sums each K block from zero in its registers
-// and then adds the block's sum to the wider carried Acc tile: cout = cin + block sum.
+// An Op with `add_block` (blocked accumulation) sums each run of Op::kBlockSteps K steps from
+// zero in its registers and adds that sum to the wider Acc tile: cout = cin + block sums.
 template <class Op, bool kARowMajor>
 void micro_kernel(int64_t steps, const typename Op::AUnit* a, const typename Op::Unit* b,
                   const typename Op::Acc* cin, int64_t ldin, typename Op::Acc* cout, int64_t ldout) {
   constexpr int MR = Op::kMR, NV = Op::kNV, L = Op::kLanes, NR = NV * L;
   constexpr bool kBlockSums = requires(typename Op::Acc* p, typename Op::AccVec v) { Op::add_block(p, p, v); };
-  typename Op::AccVec acc[MR][NV];
+  // Without block sums the whole K range is one block whose registers start from cin.
+  int64_t block_steps = std::max<int64_t>(steps, 1);
+  if constexpr (kBlockSums) block_steps = Op::kBlockSteps;
+  for (int64_t q0 = 0; q0 < steps || q0 == 0; q0 += block_steps) {
+    const int64_t q1 = std::min(steps, q0 + block_steps);
+    typename Op::AccVec acc[MR][NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) {
-      if constexpr (kBlockSums) acc[i][v] = Op::zero();
-      else acc[i][v] = cin != nullptr ? Op::load_acc(cin + i * ldin + v * L) : Op::zero();
-    }
-  for (int64_t q = 0; q < steps; ++q) {
-    typename Op::BVec bv[NV];
+      for (int v = 0; v < NV; ++v) {
+        if constexpr (kBlockSums) acc[i][v] = Op::zero();
+        else acc[i][v] = cin != nullptr ? Op::load_acc(cin + i * ldin + v * L) : Op::zero();
+      }
+    for (int64_t q = q0; q < q1; ++q) {
+      typename Op::BVec bv[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = Op::load_b(b + q * NR + v * L);
+      for (int v = 0; v < NV; ++v) bv[v] = Op::load_b(b + q * NR + v * L);
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
-      const auto av = Op::broadcast_a(kARowMajor ? a + i * Op::kKCU + q : a + q * MR + i);
+      for (int i = 0; i < MR; ++i) {
+        const auto av = Op::broadcast_a(kARowMajor ? a + i * Op::kKCU + q : a + q * MR + i);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[i][v] = Op::madd(acc[i][v], av, bv[v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = Op::madd(acc[i][v], av, bv[v]);
+      }
     }
+    // Block sums after the first add to what the earlier blocks left in cout (in L1 by then).
+    const typename Op::Acc* base = q0 == 0 ? cin : cout;
+    const int64_t ldbase = q0 == 0 ? ldin : ldout;
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        if constexpr (kBlockSums)
+          Op::add_block(cout + i * ldout + v * L, base ? base + i * ldbase + v * L : nullptr, acc[i][v]);
+        else Op::store_acc(cout + i * ldout + v * L, acc[i][v]);
+      }
   }
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) {
-      if constexpr (kBlockSums) Op::add_block(cout + i * ldout + v * L, cin ? cin + i * ldin + v * L : nullptr, acc[i][v]);
-      else Op::store_acc(cout + i * ldout + v * L, acc[i][v]);
-    }
 }
 
 // C(mr x nr) = round(alpha * tile + beta * C), in binary32; beta == 0 never reads C.
@@ -305,25 +317,41 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         const int64_t pc = kb * KC, kc = std::min<int64_t>(KC, g.k - pc);
         const int64_t steps = ceil_div(kc, Op::kStep);
         const bool first = kb == 0, last = kb == nk - 1;
+        // An operand read through a RowSource is gathered one cache block at a time, then packed
+        // like a stored matrix: B as (kc, nc), A below as (mc, kc).
+        const T* b_block = b + pc * g.ldb + jc;
+        int64_t ldb = g.ldb;
+        if (g.b_rows != nullptr) {
+          T* gathered = ws.gathered.template get<T>(size_t(kc * nc));
+          for (int64_t q = 0; q < kc; ++q) g.b_rows->read(g.b_rows->context, pc + q, jc, nc, gathered + q * nc);
+          b_block = gathered;
+          ldb = nc;
+        }
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int width = int(std::min<int64_t>(NR, nc - jr));
           if (g.trans_b)
             pack_panel<Op, Unit, NR, Source::rows_along_k_to_steps>(bpack + jr * KCU, b + (jc + jr) * g.ldb + pc,
                                                                     g.ldb, width, kc);
           else
-            pack_panel<Op, Unit, NR, Source::steps_along_w>(bpack + jr * KCU, b + pc * g.ldb + jc + jr, g.ldb,
-                                                             width, kc);
+            pack_panel<Op, Unit, NR, Source::steps_along_w>(bpack + jr * KCU, b_block + jr, ldb, width, kc);
         }
         for (int64_t ic = ib; ic < ib + mb; ic += Op::kMC) {
           const int64_t mc = std::min<int64_t>(Op::kMC, ib + mb - ic);
+          const T* a_block = a + ic * g.lda + pc;
+          int64_t lda = g.lda;
+          if (g.a_rows != nullptr) {
+            T* gathered = ws.gathered.template get<T>(size_t(mc * kc));
+            for (int64_t i = 0; i < mc; ++i) g.a_rows->read(g.a_rows->context, ic + i, pc, kc, gathered + i * kc);
+            a_block = gathered;
+            lda = kc;
+          }
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int width = int(std::min<int64_t>(MR, mc - ir));
             if (g.trans_a)
               pack_panel<Op, AUnit, MR, Source::steps_along_w>(apack + ir * KCU, a + pc * g.lda + ic + ir, g.lda,
                                                                width, kc);
             else
-              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a + (ic + ir) * g.lda + pc, g.lda,
-                                                              width, kc);
+              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a_block + ir * lda, lda, width, kc);
           }
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = 0; ir < mc; ir += MR) {

@@ -18,8 +18,12 @@ PrecisionPolicy PrecisionPolicy::preset(std::string_view name) {
   }
   if (name == "pure-fp16") {
     // Every tensor of the training state in fp16. Stochastic rounding keeps updates smaller
-    // than half an fp16 ulp of the weight from being lost on average.
+    // than half an fp16 ulp of the weight from being lost on average. The GEMMs multiply-add in
+    // fp16 (twice the binary32 rate on AVX512-FP16) within blocks of 64 products and carry the
+    // blocks' sums in binary32, which keeps long sums (a weight gradient over a batch of
+    // images: 25,088 products in ResNet-50 at batch 8) from stalling the way a plain fp16 sum does.
     p.compute = p.master = p.optimizer_state = DType::f16;
+    p.accumulation = kernels::Accumulation::f16_block;
     p.loss_scale.mode = LossScaleMode::dynamic;
     p.update_rounding = Rounding::stochastic;
     return p;

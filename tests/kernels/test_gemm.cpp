@@ -46,21 +46,10 @@ std::string kind_name(const Kind& kind) {
   return name;
 }
 
-// The relative bound on the sum over K (plus the alpha/beta epilogue), see gemm.h.
+// The relative bound on the sum over K plus the alpha/beta epilogue (two more terms), see gemm.h.
 double sum_error_factor(const Kind& kind, int64_t k) {
   if (kind.dtype == DType::f64) return testing::gamma(k + 2, traits(DType::f64).unit_roundoff);
-  const double u16 = std::ldexp(1.0, -11), u32 = std::ldexp(1.0, -24);
-  switch (kind.acc) {
-    case Accumulation::f32: return testing::gamma(k + 2, u32);
-    case Accumulation::f16: return testing::gamma(k + 2, u16);
-    case Accumulation::f16_block: {
-      const int64_t block = std::min(k, kernels::kF16AccumulationBlock);
-      const int64_t blocks = (k + kernels::kF16AccumulationBlock - 1) / kernels::kF16AccumulationBlock;
-      const double g16 = testing::gamma(block, u16);
-      return g16 + (1 + g16) * testing::gamma(blocks + 2, u32);
-    }
-  }
-  return 0;
+  return testing::accumulation_gamma(k + 2, kind.acc);
 }
 
 const std::vector<Kind>& all_kinds() {

@@ -63,13 +63,15 @@ INSTANTIATE_TEST_SUITE_P(
 // ---------------------------------------------------------------------------------------------
 // The GEMM path and the direct reference in f32/f16/bf16 against a float64 evaluation of the
 // same rounded inputs. Bounds (Higham ch. 3, gamma_n = n u / (1 - n u)), with S the sum of the
-// absolute products entering an output and u the dtype's unit roundoff:
-//   forward          |y - y*| <= g_K S + u (|y*| + g_K S),  K = KH*KW*Cg, g with u_acc
-//   backward_data    dP entries: g_{C_out/groups}(u_acc) S_P + u |dP|; col2im sums J <= KH*KW
-//                    of them in binary32 (g_J(2^-24)) and rounds once more (u), once per
-//                    workspace chunk touching the element (R <= J chunks)
-//   backward_weight  per chunk c of M_c rows: g_{M_c + 1}(u_acc) (the old dw is the +1 term) and
-//                    one rounding u; R chunks compound: ((1 + g)(1 + u))^R - 1 times (S + |dw0|)
+// absolute products entering an output, u the dtype's unit roundoff and g_n the accumulation's
+// bound for a sum of n products (testing::accumulation_gamma):
+//   forward          |y - y*| <= g_K S + u (|y*| + g_K S),  K = KH*KW*Cg
+//   backward_data    stride 1: a convolution of dy, one sum of KH*KW*C_out/groups products per
+//                    element, bounded as forward. Otherwise dP entries: g_{C_out/groups} S_P +
+//                    u |dP|; col2im sums J <= KH*KW of them in binary32 (g_J(2^-24)) and rounds
+//                    once more (u), once per workspace chunk touching the element (R <= J chunks)
+//   backward_weight  one sum over the M output pixels plus the old dw: g_{M + 1} (S + |dw0|) and
+//                    one rounding u
 
 struct PrecisionCase {
   const char* name;
@@ -106,9 +108,9 @@ struct DtypeCase {
 const DtypeCase kDtypes[] = {{DType::f32, Accumulation::f32, "f32"},
                              {DType::f16, Accumulation::f32, "f16_acc_f32"},
                              {DType::f16, Accumulation::f16, "f16_acc_f16"},
+                             {DType::f16, Accumulation::f16_block, "f16_acc_f16_block"},
                              {DType::bf16, Accumulation::f32, "bf16_acc_f32"}};
 
-double acc_roundoff(const DtypeCase& d) { return d.acc == Accumulation::f16 ? 0x1.0p-11 : 0x1.0p-24; }
 
 // Tensors of the problem: x, w, dy, dw0 rounded to the dtype, and their float64 copies.
 struct Problem {
@@ -157,6 +159,14 @@ Exact exact_values(const Problem& p) {
   return e;
 }
 
+// Whether backward_data runs as a convolution of dy (stride 1, padding at most the dilated
+// kernel's extent less one) rather than GEMM + col2im.
+bool data_gradient_is_convolution(const Conv2dShape& s) {
+  return s.stride_h == 1 && s.stride_w == 1 && s.pad_h <= s.dilation_h * (s.kernel_h - 1) &&
+         s.pad_w <= s.dilation_w * (s.kernel_w - 1);
+}
+
+// The workspace chunks of backward_data's col2im path.
 int64_t chunks(const PrecisionCase& c, size_t elem) {
   const int64_t rows = c.shape.batch * c.shape.out_h() * c.shape.out_w();
   const int64_t per_chunk = std::max<int64_t>(1, c.workspace_bytes / (c.shape.patch() * int64_t(elem)));
@@ -185,16 +195,15 @@ TEST_P(ConvPrecision, GemmPathAndReferenceWithinRoundingBounds) {
     SCOPED_TRACE(d.name);
     const Problem p(s, d.dtype, 17);
     const Exact e = exact_values(p);
-    const double u = traits(d.dtype).unit_roundoff, ua = acc_roundoff(d), u32 = 0x1.0p-24;
+    const double u = traits(d.dtype).unit_roundoff, u32 = 0x1.0p-24;
+    const auto g_acc = [&](int64_t n) { return testing::accumulation_gamma(n, d.acc); };
     const int64_t rows = s.batch * s.out_h() * s.out_w(), j = s.kernel_h * s.kernel_w;
-    const int64_t r = chunks(c, dtype_size(d.dtype));
-    const int64_t rows_per_chunk = (rows + r - 1) / r;
     // backward_data keeps a binary32 copy of the fp16/bf16 patch gradients beside them.
     const int64_t r_data = chunks(c, dtype_size(d.dtype) + (d.dtype == DType::f32 ? 0 : 4));
 
     std::vector<double> y_bound(e.y.size()), y_ref_bound(e.y.size());
     for (size_t i = 0; i < e.y.size(); ++i) {
-      const double g = testing::gamma(s.patch(), ua) * e.y_abs[i];
+      const double g = g_acc(s.patch()) * e.y_abs[i];
       y_bound[i] = g + u * (std::abs(e.y[i]) + g);
       const double gr = testing::gamma(s.patch(), u32) * e.y_abs[i];
       y_ref_bound[i] = gr + u * (std::abs(e.y[i]) + gr);
@@ -202,22 +211,22 @@ TEST_P(ConvPrecision, GemmPathAndReferenceWithinRoundingBounds) {
     std::vector<double> dx_bound(e.dx.size()), dx_ref_bound(e.dx.size());
     for (size_t i = 0; i < e.dx.size(); ++i) {
       const double S = e.dx_abs[i];
-      const double e1 = testing::gamma(s.group_out(), ua) * S * (1 + u) + u * S;  // the dP entries
-      const double e2 = testing::gamma(j, u32) * (S + e1);                        // their binary32 sum
-      dx_bound[i] = e1 + e2 + (r_data == 1 ? u * (std::abs(e.dx[i]) + e1 + e2) : double(j) * u * (S + e1 + e2));
+      if (data_gradient_is_convolution(s)) {
+        const double g = g_acc(j * s.group_out()) * S;
+        dx_bound[i] = g + u * (std::abs(e.dx[i]) + g);
+      } else {
+        const double e1 = g_acc(s.group_out()) * S * (1 + u) + u * S;  // the dP entries
+        const double e2 = testing::gamma(j, u32) * (S + e1);           // their binary32 sum
+        dx_bound[i] = e1 + e2 + (r_data == 1 ? u * (std::abs(e.dx[i]) + e1 + e2) : double(j) * u * (S + e1 + e2));
+      }
       const double gr = testing::gamma(j * s.group_out(), u32) * S;
       dx_ref_bound[i] = gr + u * (std::abs(e.dx[i]) + gr);
     }
     std::vector<double> dw_bound(e.dw.size()), dw_ref_bound(e.dw.size());
     for (size_t i = 0; i < e.dw.size(); ++i) {
       const double B = e.dw_abs[i];  // sum |dy x| + |dw0|
-      if (r == 1) {
-        const double g = testing::gamma(rows + 1, ua) * B;
-        dw_bound[i] = g + u * (std::abs(e.dw[i]) + g);
-      } else {
-        const double g = testing::gamma(rows_per_chunk + 1, ua);
-        dw_bound[i] = (std::pow((1 + g) * (1 + u), double(r)) - 1) * B;
-      }
+      const double g = g_acc(rows + 1) * B;
+      dw_bound[i] = g + u * (std::abs(e.dw[i]) + g);
       const double gr = testing::gamma(rows + 1, u32) * B;
       dw_ref_bound[i] = gr + u * (std::abs(e.dw[i]) + gr);
     }
@@ -237,9 +246,9 @@ TEST_P(ConvPrecision, GemmPathAndReferenceWithinRoundingBounds) {
       SCOPED_TRACE(std::string(kernels::isa_name(isa)));
       Tensor y = Tensor::zeros(p.y_shape, d.dtype), dx = Tensor::zeros(p.x_shape, d.dtype), dw = p.dw0.clone();
       dx.fill(7.0);  // assigned, not accumulated: old contents must not matter
-      kernels::conv2d_forward(y.raw(), p.x.raw(), p.w.raw(), d.dtype, d.acc, s, c.workspace_bytes);
+      kernels::conv2d_forward(y.raw(), p.x.raw(), p.w.raw(), d.dtype, d.acc, s);
       kernels::conv2d_backward_data(dx.raw(), p.dy.raw(), p.w.raw(), d.dtype, d.acc, s, c.workspace_bytes);
-      kernels::conv2d_backward_weight(dw.raw(), p.dy.raw(), p.x.raw(), d.dtype, d.acc, s, c.workspace_bytes);
+      kernels::conv2d_backward_weight(dw.raw(), p.dy.raw(), p.x.raw(), d.dtype, d.acc, s);
       expect_within(y.to_doubles(), e.y, y_bound, "forward");
       expect_within(dx.to_doubles(), e.dx, dx_bound, "backward_data");
       expect_within(dw.to_doubles(), e.dw, dw_bound, "backward_weight");
@@ -259,9 +268,8 @@ INSTANTIATE_TEST_SUITE_P(
         PrecisionCase{"pointwise", conv_shape(2, 6, 7, 40, 24, {1, 1}, {1, 1}, {0, 0}, {1, 1}, 1)},
         PrecisionCase{"pointwise_groups2", conv_shape(2, 5, 5, 16, 8, {1, 1}, {1, 1}, {0, 0}, {1, 1}, 2)},
         PrecisionCase{"pointwise_stride2", conv_shape(2, 7, 7, 16, 32, {1, 1}, {2, 2}, {0, 0}, {1, 1}, 1)},
-        // A workspace of 7 patch rows: chunks end mid-image, so col2im and the weight gradient
-        // combine several chunks.
-        PrecisionCase{"k3_chunked", conv_shape(2, 6, 6, 4, 6, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 1), 7 * 36 * 2},
+        // A workspace of a few patch rows: chunks end mid-image, so col2im combines several.
+        PrecisionCase{"k3_stride2_chunked", conv_shape(2, 6, 6, 4, 6, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1), 7 * 36 * 2},
         PrecisionCase{"k3_stride2_groups_chunked", conv_shape(2, 7, 7, 4, 6, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 2),
                       5 * 18 * 2}),
     [](const auto& info) { return std::string(info.param.name); });

@@ -1,5 +1,6 @@
 #include "support/reference.h"
 
+#include <algorithm>
 #include <random>
 
 namespace pure16::testing {
@@ -15,6 +16,21 @@ std::vector<double> random_values(int64_t n, uint64_t seed, double lo, double hi
 double gamma(int64_t n, double unit_roundoff) {
   const double nu = double(n) * unit_roundoff;
   return nu / (1.0 - nu);
+}
+
+double accumulation_gamma(int64_t n, kernels::Accumulation acc) {
+  const double u16 = 0x1.0p-11, u32 = 0x1.0p-24;
+  switch (acc) {
+    case kernels::Accumulation::f32: return gamma(n, u32);
+    case kernels::Accumulation::f16: return gamma(n, u16);
+    case kernels::Accumulation::f16_block: {
+      const int64_t block = std::min(n, kernels::kF16AccumulationBlock);
+      const int64_t blocks = (n + kernels::kF16AccumulationBlock - 1) / kernels::kF16AccumulationBlock;
+      const double g16 = gamma(block, u16);
+      return g16 + (1 + g16) * gamma(blocks + 2, u32);
+    }
+  }
+  return 0;
 }
 
 }  // namespace pure16::testing

@@ -1,9 +1,13 @@
-// Helpers shared by the tests: seeded random data and the error-bound constants of
-// floating-point analysis (Higham, "Accuracy and Stability of Numerical Algorithms", ch. 3).
+// Helpers shared by the tests: seeded random data, the error-bound constants of floating-point
+// analysis (Higham, "Accuracy and Stability of Numerical Algorithms", ch. 3), and the loop over
+// the kernel variants this machine can run.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "pure16/kernels/gemm.h"
+#include "pure16/kernels/isa.h"
 
 namespace pure16::testing {
 
@@ -13,11 +17,10 @@ std::vector<double> random_values(int64_t n, uint64_t seed, double lo = -1.0, do
 /// gamma_n = n u / (1 - n u): the bound on the relative error of n sequential roundings.
 double gamma(int64_t n, double unit_roundoff);
 
-}  // namespace pure16::testing
-
-#include "pure16/kernels/isa.h"
-
-namespace pure16::testing {
+/// The relative error bound of a GEMM sum of n products under `acc` (kernels/gemm.h): gamma_n
+/// of binary32 or fp16, or for f16_block gamma_b(2^-11) + (1 + gamma_b(2^-11)) gamma_{n/b+2}(2^-24)
+/// with b = min(n, block length).
+double accumulation_gamma(int64_t n, kernels::Accumulation acc);
 
 /// The ISA levels a kernel test must cover: every supported level up to the cap that was
 /// active when the test started (PURE16_ISA), so `PURE16_ISA=scalar` confines a run to the

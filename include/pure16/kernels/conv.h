@@ -1,9 +1,10 @@
 // 2-D convolution on NHWC activations, with weights laid out (C_out, KH, KW, C_in / groups).
 //
-// Three ops, each as a pair: the path the layers use, built on kernels::gemm (im2col into a
-// bounded workspace, or no copy at all for 1x1 stride-1 unpadded convolutions), and a direct
+// Three ops, each as a pair: the path the layers use, built on kernels::gemm, and a direct
 // scalar reference (plain loops, one binary32 sum per output; binary64 for f64) the tests
-// compare it with.
+// compare it with. The GEMM path is an implicit GEMM: the patch matrix (im2col) is read by the
+// GEMM's packing one cache block at a time and never stored whole; 1x1 stride-1 unpadded
+// convolutions read the NHWC tensor directly.
 //   forward          y  (N, OH, OW, C_out)  = conv(x, w)               (assigned)
 //   backward_data    dx (N, H, W, C_in)     = conv^T(dy, w)            (assigned)
 //   backward_weight  dw (C_out, KH, KW, Cg) += correlation of dy and x  (accumulated, as every
@@ -13,15 +14,15 @@
 // Rounding (what the tests' bounds assume):
 //   forward          each output is one GEMM sum over K = KH*KW*Cg products in the GEMM's
 //                    accumulator, rounded once to the dtype.
-//   backward_data    dP = dy_g W_g is a GEMM sum over C_out/groups products, rounded to the dtype;
-//                    the col2im step then sums the KH*KW (or fewer) patch entries of each input
-//                    element in binary32 and rounds once more (for 1x1 stride-1 unpadded
-//                    convolutions dx is the GEMM output itself). If the workspace splits one
-//                    image into several row chunks, an element touched by two chunks is rounded
-//                    once per chunk.
-//   backward_weight  one GEMM (beta = 1) per workspace chunk of output rows: a sum over the
-//                    chunk's rows in the accumulator, added to the old dw in binary32, rounded
-//                    once per chunk.
+//   backward_data    stride 1: the convolution of dy with the spatially flipped, channel-
+//                    transposed filters, so each element is one GEMM sum over KH*KW*C_out/groups
+//                    products rounded once. Other strides: dP = dy_g W_g is a GEMM sum over
+//                    C_out/groups products, rounded to the dtype; col2im then sums the KH*KW (or
+//                    fewer) patch entries of each input element in binary32 and rounds once more.
+//                    If the workspace splits one image into several row chunks, an element
+//                    touched by two chunks is rounded once per chunk.
+//   backward_weight  one GEMM (beta = 1): a sum over all output pixels in the accumulator,
+//                    added to the old dw in binary32, rounded once.
 #pragma once
 
 #include <cstdint>
@@ -56,19 +57,18 @@ struct Conv2dShape {
   }
 };
 
-/// Bytes of im2col workspace the GEMM path may use per call (the calling thread's buffer, kept
-/// between calls); the patch matrix is built and multiplied in chunks of output rows that fit.
-/// (backward_data of fp16/bf16 also keeps a binary32 copy of the patch gradients in it.)
+/// Bytes of workspace backward_data's col2im path may use per call (the calling thread's
+/// buffer, kept between calls) for patch gradients, computed in chunks of output rows that fit.
+/// (For fp16/bf16 it also keeps a binary32 copy of the patch gradients.)
 inline constexpr int64_t kConvWorkspaceBytes = int64_t(64) << 20;
 
 // The GEMM path. `acc` is the GEMM accumulation (RunOptions::accumulation). `workspace_bytes`
-// bounds the patch matrix; tests pass a small value to exercise the chunking.
-void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
-                    int64_t workspace_bytes = kConvWorkspaceBytes);
+// bounds col2im's patch gradients; tests pass a small value to exercise the chunking.
+void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s);
 void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc,
                           const Conv2dShape& s, int64_t workspace_bytes = kConvWorkspaceBytes);
 void conv2d_backward_weight(void* dw, const void* dy, const void* x, DType dtype, Accumulation acc,
-                            const Conv2dShape& s, int64_t workspace_bytes = kConvWorkspaceBytes);
+                            const Conv2dShape& s);
 
 // The direct references: every output element is one sum, in binary32 (binary64 for f64),
 // rounded once (backward_weight: the old dw is added to the sum before that rounding).

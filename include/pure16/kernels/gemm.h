@@ -30,6 +30,15 @@ std::string_view accumulation_name(Accumulation acc);  // "f32", "f16", "f16-blo
 /// The inverse of accumulation_name; throws std::invalid_argument listing the names.
 Accumulation parse_accumulation(std::string_view name);
 
+/// An operand that is not stored but produced on demand, a run of a row at a time: the patch
+/// matrix of an implicit-GEMM convolution. The blocked kernels read it one cache block at a time,
+/// so the whole matrix never exists.
+struct RowSource {
+  /// Writes elements [col, col + count) of row `row` (in the GEMM's dtype) to dst.
+  void (*read)(const void* context, int64_t row, int64_t col, int64_t count, void* dst) = nullptr;
+  const void* context = nullptr;
+};
+
 struct GemmArgs {
   bool trans_a = false;  // op(A) = A^T: A is stored (K, M)
   bool trans_b = false;  // op(B) = B^T: B is stored (N, K)
@@ -42,6 +51,10 @@ struct GemmArgs {
   int64_t ldc = 0;
   float alpha = 1.0f;
   float beta = 0.0f;  // beta == 0 ignores C's old contents, even NaN
+  // When set, A (stored (M, K); trans_a must be false) or B (stored (K, N); trans_b false) is
+  // read through the source instead of from a / b.
+  const RowSource* a_rows = nullptr;
+  const RowSource* b_rows = nullptr;
 };
 
 /// Runs the active variant for (dtype, acc). Throws std::invalid_argument for combinations
