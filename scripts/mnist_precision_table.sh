@@ -10,10 +10,11 @@ trap 'rm -rf "$out"' EXIT
 configs=(
   "fp32|--precision fp32"
   "mixed-fp16 (dynamic loss scale)|--precision mixed-fp16"
-  "pure-fp16, dynamic, stochastic|--precision pure-fp16 --loss-scale dynamic --rounding stochastic"
-  "pure-fp16, dynamic, nearest|--precision pure-fp16 --loss-scale dynamic --rounding nearest"
+  "pure-fp16 (dynamic, stochastic, f16-block accumulation)|--precision pure-fp16"
+  "pure-fp16, dynamic, nearest|--precision pure-fp16 --rounding nearest"
   "pure-fp16, no loss scale, nearest|--precision pure-fp16 --loss-scale none --rounding nearest"
-  "pure-fp16, dynamic, stochastic, fp16 accumulation|--precision pure-fp16 --accumulation f16"
+  "pure-fp16, dynamic, stochastic, f32 accumulation|--precision pure-fp16 --accumulation f32"
+  "pure-fp16, dynamic, stochastic, plain f16 accumulation|--precision pure-fp16 --accumulation f16"
 )
 # Speed is left to bench/: on a shared machine a training run's images/s says little.
 echo "| configuration | epoch 1 | epoch 2 | epoch 3 | epoch 4 | epoch 5 | weights+grads+optimizer+master bytes |"

@@ -317,8 +317,8 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         const int64_t pc = kb * KC, kc = std::min<int64_t>(KC, g.k - pc);
         const int64_t steps = ceil_div(kc, Op::kStep);
         const bool first = kb == 0, last = kb == nk - 1;
-        // An operand read through a RowSource is gathered one cache block at a time, then packed
-        // like a stored matrix: B as (kc, nc), A below as (mc, kc).
+        // An operand read through a RowSource is gathered, then packed like a stored matrix: B a
+        // cache block (kc, nc) at a time, A below a panel at a time.
         const T* b_block = b + pc * g.ldb + jc;
         int64_t ldb = g.ldb;
         if (g.b_rows != nullptr) {
@@ -337,21 +337,21 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         }
         for (int64_t ic = ib; ic < ib + mb; ic += Op::kMC) {
           const int64_t mc = std::min<int64_t>(Op::kMC, ib + mb - ic);
-          const T* a_block = a + ic * g.lda + pc;
-          int64_t lda = g.lda;
-          if (g.a_rows != nullptr) {
-            T* gathered = ws.gathered.template get<T>(size_t(mc * kc));
-            for (int64_t i = 0; i < mc; ++i) g.a_rows->read(g.a_rows->context, ic + i, pc, kc, gathered + i * kc);
-            a_block = gathered;
-            lda = kc;
-          }
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int width = int(std::min<int64_t>(MR, mc - ir));
-            if (g.trans_a)
+            if (g.trans_a) {
               pack_panel<Op, AUnit, MR, Source::steps_along_w>(apack + ir * KCU, a + pc * g.lda + ic + ir, g.lda,
                                                                width, kc);
-            else
-              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a_block + ir * lda, lda, width, kc);
+            } else if (g.a_rows != nullptr) {
+              // Rows read through a RowSource are gathered a panel (MR rows) at a time, so the
+              // gathered copy is still in L1 when it is packed.
+              T* gathered = ws.gathered.template get<T>(size_t(MR * kc));
+              for (int i = 0; i < width; ++i) g.a_rows->read(g.a_rows->context, ic + ir + i, pc, kc, gathered + i * kc);
+              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, gathered, kc, width, kc);
+            } else {
+              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a + (ic + ir) * g.lda + pc, g.lda,
+                                                              width, kc);
+            }
           }
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = 0; ir < mc; ir += MR) {
