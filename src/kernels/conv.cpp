@@ -289,13 +289,14 @@ bool backward_data_as_convolution(T* dx, const T* dy, const T* w, DType dtype, A
   const int64_t cg = s.group_in(), og = s.group_out(), kh_n = s.kernel_h, kw_n = s.kernel_w;
   thread_local std::vector<T> flipped;
   flipped.resize(size_t(s.out_channels * kh_n * kw_n * cg));
+  // Written in order (reads stride by a filter): the scattered side is the one that stays in cache.
+  T* dst = flipped.data();
   for (int64_t g = 0; g < s.groups; ++g)
-    for (int64_t co = 0; co < og; ++co)
+    for (int64_t ci = 0; ci < cg; ++ci)
       for (int64_t kh = 0; kh < kh_n; ++kh)
         for (int64_t kw = 0; kw < kw_n; ++kw) {
-          const T* src = w + (((g * og + co) * kh_n + kh) * kw_n + kw) * cg;
-          for (int64_t ci = 0; ci < cg; ++ci)
-            flipped[size_t((((g * cg + ci) * kh_n + (kh_n - 1 - kh)) * kw_n + (kw_n - 1 - kw)) * og + co)] = src[ci];
+          const T* src = w + (g * og * kh_n + (kh_n - 1 - kh)) * kw_n * cg + (kw_n - 1 - kw) * cg + ci;
+          for (int64_t co = 0; co < og; ++co) *dst++ = src[co * kh_n * kw_n * cg];
         }
   forward(dx, dy, flipped.data(), dtype, acc, t);
   return true;

@@ -7,7 +7,7 @@
 namespace pure16::nn {
 
 Tensor ReLU::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
-  Tensor y = Tensor::zeros(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   kernels::relu_forward(y.raw(), x.raw(), x.dtype(), x.numel());
   ctx.saved = {y};  // y > 0 exactly where x > 0, and y is what the next layer keeps anyway
   return y;
@@ -16,7 +16,7 @@ Tensor ReLU::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
 Tensor ReLU::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
   if (!need_input_grad) return {};
   const Tensor& y = ctx.saved.at(0);
-  Tensor dx = Tensor::zeros(dy.shape(), dy.dtype());
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
   kernels::relu_backward(dx.raw(), dy.raw(), y.raw(), dy.dtype(), dy.numel());
   return dx;
 }
@@ -44,7 +44,7 @@ std::string Dropout::name() const { return "Dropout(" + std::to_string(p_) + ")"
 Tensor Dropout::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
   ctx.stream = (options.step << 16) ^ stream_;  // one stream per layer and step
   if (!options.training || p_ == 0.0f) return x;
-  Tensor y = Tensor::zeros(x.shape(), x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
   kernels::dropout(y.raw(), x.raw(), x.dtype(), x.numel(), p_, options.seed, ctx.stream);
   return y;
 }
@@ -52,7 +52,7 @@ Tensor Dropout::forward_impl(const Tensor& x, Context& ctx, const RunOptions& op
 Tensor Dropout::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) {
   if (!need_input_grad) return {};
   if (!options.training || p_ == 0.0f) return dy;
-  Tensor dx = Tensor::zeros(dy.shape(), dy.dtype());
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
   kernels::dropout(dx.raw(), dy.raw(), dy.dtype(), dy.numel(), p_, options.seed, ctx.stream);
   return dx;
 }

@@ -48,8 +48,8 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
     throw std::invalid_argument(name() + ": input is " + std::string(dtype_name(dtype)) + ", parameters are " +
                                 std::string(dtype_name(weight_.value.dtype())));
   const int64_t rows = x.numel() / channels_;
-  Tensor y = Tensor::zeros(x.shape(), dtype);
-  Tensor xhat = Tensor::zeros(x.shape(), dtype);
+  Tensor y = Tensor::empty(x.shape(), dtype);
+  Tensor xhat = Tensor::empty(x.shape(), dtype);
   Tensor invstd = Tensor::zeros({channels_}, dtype);
   if (options.training) {
     if (rows < 2)
@@ -73,7 +73,7 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
 Tensor BatchNorm2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
   const Tensor& xhat = ctx.saved.at(0);
   const Tensor& invstd = ctx.saved.at(1);
-  Tensor dx = need_input_grad ? Tensor::zeros(dy.shape(), dy.dtype()) : Tensor();
+  Tensor dx = need_input_grad ? Tensor::empty(dy.shape(), dy.dtype()) : Tensor();
   // Differentiate the mode forward ran in: a training forward saved the batch mean as well.
   const bool batch_statistics = ctx.saved.size() == 3;
   kernels::batchnorm_backward(need_input_grad ? dx.raw() : nullptr, weight_.grad.raw(), bias_.grad.raw(), dy.raw(),

@@ -96,7 +96,7 @@ Tensor Conv2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions& opt
     throw std::invalid_argument(name() + ": input is " + std::string(dtype_name(x.dtype())) + ", weights are " +
                                 std::string(dtype_name(weight_.value.dtype())));
   const kernels::Conv2dShape s = kernel_shape(x.shape());
-  Tensor y = Tensor::zeros(output_shape(x.shape()), x.dtype());
+  Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
   kernels::conv2d_forward(y.raw(), x.raw(), weight_.value.raw(), x.dtype(), options.accumulation, s);
   // y viewed as (N*OH*OW, C_out): the bias is a row vector added to every pixel.
   if (config_.bias) kernels::add_bias(y.raw(), bias_.value.raw(), y.dtype(), y.numel() / s.out_channels, s.out_channels);
@@ -111,7 +111,7 @@ Tensor Conv2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOpti
   if (config_.bias)
     kernels::sum_rows(bias_.grad.raw(), dy.raw(), dy.dtype(), dy.numel() / s.out_channels, s.out_channels, 1.0f);
   if (!need_input_grad) return {};
-  Tensor dx = Tensor::zeros(x.shape(), x.dtype());
+  Tensor dx = Tensor::empty(x.shape(), x.dtype());
   kernels::conv2d_backward_data(dx.raw(), dy.raw(), weight_.value.raw(), dy.dtype(), options.accumulation, s);
   return dx;
 }

@@ -37,7 +37,7 @@ int64_t Linear::forward_flops(const Shape& input) const { return 2 * output_shap
 
 Tensor Linear::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
   // x (B, in), W (out, in) -> y (B, out) = x W^T (+ b)
-  Tensor y = Tensor::zeros({x.size(0), out_}, x.dtype());
+  Tensor y = Tensor::empty({x.size(0), out_}, x.dtype());
   kernels::gemm(y, x, false, weight_.value, true, 1.0f, 0.0f, options.accumulation);
   if (has_bias_) kernels::add_bias(y.raw(), bias_.value.raw(), y.dtype(), y.size(0), out_);
   ctx.saved = {x};
@@ -51,7 +51,7 @@ Tensor Linear::backward_impl(const Tensor& dy, const Context& ctx, const RunOpti
   if (has_bias_) kernels::sum_rows(bias_.grad.raw(), dy.raw(), dy.dtype(), dy.size(0), out_, 1.0f);
   if (!need_input_grad) return {};
   // dx (B, in) = dy (B, out) W (out, in)
-  Tensor dx = Tensor::zeros(x.shape(), x.dtype());
+  Tensor dx = Tensor::empty(x.shape(), x.dtype());
   kernels::gemm(dx, dy, false, weight_.value, false, 1.0f, 0.0f, options.accumulation);
   return dx;
 }

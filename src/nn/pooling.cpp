@@ -50,7 +50,7 @@ Shape MaxPool2d::output_shape(const Shape& input) const {
 
 Tensor MaxPool2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
   const kernels::Pool2dShape s = pool_shape(name(), config_, x.shape());
-  Tensor y = Tensor::zeros(output_shape(x.shape()), x.dtype());
+  Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
   kernels::maxpool2d_forward(y.raw(), x.raw(), x.dtype(), s);
   ctx.saved = {x};
   return y;
@@ -59,7 +59,7 @@ Tensor MaxPool2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions&)
 Tensor MaxPool2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
   if (!need_input_grad) return {};
   const kernels::Pool2dShape s = pool_shape(name(), config_, ctx.input_shape);
-  Tensor dx = Tensor::zeros(ctx.input_shape, dy.dtype());
+  Tensor dx = Tensor::empty(ctx.input_shape, dy.dtype());
   kernels::maxpool2d_backward(dx.raw(), dy.raw(), ctx.saved.at(0).raw(), dy.dtype(), s);
   return dx;
 }
@@ -78,7 +78,7 @@ Shape AvgPool2d::output_shape(const Shape& input) const {
 
 Tensor AvgPool2d::forward_impl(const Tensor& x, Context&, const RunOptions&) {
   const kernels::Pool2dShape s = pool_shape(name(), config_, x.shape());
-  Tensor y = Tensor::zeros(output_shape(x.shape()), x.dtype());
+  Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
   kernels::avgpool2d_forward(y.raw(), x.raw(), x.dtype(), s, count_include_pad_);
   return y;
 }
@@ -86,7 +86,7 @@ Tensor AvgPool2d::forward_impl(const Tensor& x, Context&, const RunOptions&) {
 Tensor AvgPool2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
   if (!need_input_grad) return {};
   const kernels::Pool2dShape s = pool_shape(name(), config_, ctx.input_shape);
-  Tensor dx = Tensor::zeros(ctx.input_shape, dy.dtype());
+  Tensor dx = Tensor::empty(ctx.input_shape, dy.dtype());
   kernels::avgpool2d_backward(dx.raw(), dy.raw(), dy.dtype(), s, count_include_pad_);
   return dx;
 }
@@ -98,7 +98,7 @@ Shape GlobalAvgPool2d::output_shape(const Shape& input) const {
 }
 
 Tensor GlobalAvgPool2d::forward_impl(const Tensor& x, Context&, const RunOptions&) {
-  Tensor y = Tensor::zeros(output_shape(x.shape()), x.dtype());
+  Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
   kernels::global_avgpool_forward(y.raw(), x.raw(), x.dtype(), x.size(0), x.size(1) * x.size(2), x.size(3));
   return y;
 }
@@ -106,7 +106,7 @@ Tensor GlobalAvgPool2d::forward_impl(const Tensor& x, Context&, const RunOptions
 Tensor GlobalAvgPool2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
   if (!need_input_grad) return {};
   const Shape& in = ctx.input_shape;
-  Tensor dx = Tensor::zeros(in, dy.dtype());
+  Tensor dx = Tensor::empty(in, dy.dtype());
   kernels::global_avgpool_backward(dx.raw(), dy.raw(), dy.dtype(), in[0], in[1] * in[2], in[3]);
   return dx;
 }

@@ -15,7 +15,7 @@ namespace {
 // threshold for a parallel region of its own, so it runs on the calling thread).
 Tensor sum_of(const Tensor& a, const Tensor& b) {
   constexpr int64_t kChunk = 1 << 15;  // amortizes the ~0.5 us fixed cost of a convert call
-  Tensor out = Tensor::zeros(a.shape(), a.dtype());
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
   const int64_t n = a.numel();
   const DType dtype = a.dtype();
   dispatch(dtype, [&](auto tag) {

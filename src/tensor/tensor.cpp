@@ -21,11 +21,11 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-Storage::Storage(size_t bytes) : bytes_(bytes) {
+Storage::Storage(size_t bytes, bool zero_fill) : bytes_(bytes) {
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   data_ = static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded));
   if (data_ == nullptr) throw std::bad_alloc();
-  std::memset(data_, 0, rounded == 0 ? kAlignment : rounded);
+  if (zero_fill) std::memset(data_, 0, rounded == 0 ? kAlignment : rounded);
 }
 
 Storage::~Storage() { std::free(data_); }
@@ -69,6 +69,12 @@ void for_each_offset(const Shape& shape, const Shape& strides, F&& f) {
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
   check_shape(shape);
   auto storage = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(dtype));
+  return view(std::move(storage), 0, shape, dtype);
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  check_shape(shape);
+  auto storage = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(dtype), false);
   return view(std::move(storage), 0, shape, dtype);
 }
 

@@ -18,11 +18,11 @@ using Shape = std::vector<int64_t>;
 std::string shape_string(const Shape& shape);
 int64_t shape_numel(const Shape& shape);
 
-/// One aligned allocation of `bytes` bytes, zero-filled.
+/// One aligned allocation of `bytes` bytes, zero-filled unless asked not to be.
 class Storage {
  public:
   static constexpr size_t kAlignment = 64;
-  explicit Storage(size_t bytes);
+  explicit Storage(size_t bytes, bool zero_fill = true);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -41,6 +41,9 @@ class Tensor {
   Tensor() = default;
   /// A new zero-filled contiguous tensor.
   static Tensor zeros(const Shape& shape, DType dtype);
+  /// A new contiguous tensor whose contents are undefined: for outputs a kernel assigns in full,
+  /// where zero-filling would be one more pass over memory.
+  static Tensor empty(const Shape& shape, DType dtype);
   /// A contiguous view of `shape` at `byte_offset` into existing storage.
   static Tensor view(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype);
   /// A contiguous tensor holding `values` rounded to `dtype` (round-to-nearest-even).
