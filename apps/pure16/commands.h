@@ -16,5 +16,6 @@ struct Command {
 Command add_train_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_models_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
 
 }  // namespace pure16::cli

@@ -121,6 +121,35 @@ TEST(Cli, ModelsListsParametersAndFlops) {
     EXPECT_NE(r.out.find(name), std::string::npos) << name;
 }
 
+// `pure16 bench` in its JSON form: the keys the comparison script reads, with positive finite
+// figures (never speed thresholds).
+TEST(Cli, BenchReportsPeakGemmAndTraining) {
+  const CliResult gemm = run_cli("bench gemm --shape 64x48x40 --threads 2 --json");
+  ASSERT_EQ(gemm.exit_code, 0) << gemm.err;
+  const nlohmann::json g = nlohmann::json::parse(gemm.out);
+  ASSERT_EQ(g["gemm"].size(), 10u) << gemm.out;  // 5 kinds x (1 thread, 2 threads)
+  for (const auto& row : g["gemm"]) {
+    EXPECT_GT(row["gflops"].get<double>(), 0) << row;
+    EXPECT_GT(row["peak_gflops"].get<double>(), 0) << row;
+    EXPECT_EQ(row["m"], 64);
+  }
+  const CliResult train = run_cli("bench train --model mlp --precision pure-fp16 --precision fp32 --batch-size 32 "
+                                  "--steps 2 --warmup 1 --threads 1 --json");
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const nlohmann::json t = nlohmann::json::parse(train.out);
+  ASSERT_EQ(t["train"].size(), 2u) << train.out;
+  for (const auto& row : t["train"]) {
+    EXPECT_GT(row["images_per_second"].get<double>(), 0) << row;
+    EXPECT_GT(row["activations_bytes"].get<int64_t>(), 0) << row;
+    EXPECT_EQ(row["batch"], 32);
+  }
+  EXPECT_EQ(t["train"][0]["accumulation"], "f16-block");
+  for (const char* bad : {"bench", "bench gemm --shape 4x4", "bench train --model nope", "bench train --steps 0"}) {
+    const CliResult r = run_cli(bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+  }
+}
+
 TEST(Cli, InfoNamesTheKernels) {
   const CliResult r = run_cli("info");
   ASSERT_EQ(r.exit_code, 0) << r.err;
