@@ -99,43 +99,64 @@ struct Patches {
 };
 
 template <class T>
-void read_patches(const void* context, int64_t r, int64_t col, int64_t count, void* out) {
+void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, void* out, int64_t ld) {
   const Patches<T>& p = *static_cast<const Patches<T>*>(context);
   const Conv2dShape& s = *p.s;
-  T* dst = static_cast<T*>(out) - col;  // indexed by column
   const int64_t oh_n = s.out_h(), ow_n = s.out_w(), cg = s.group_in(), kw_n = s.kernel_w, row_len = kw_n * cg;
-  const int64_t n = r / (oh_n * ow_n), oh = r / ow_n % oh_n, ow = r % ow_n;
-  const int64_t iw0 = ow * s.stride_w - s.pad_w;
   // With one group and no horizontal dilation, a kernel row reads KW neighbouring pixels whose
   // channels are adjacent in NHWC: column kw * C_in + ci of the kernel row is x[iw0 * C_in + it].
   const bool contiguous_rows = s.groups == 1 && s.dilation_w == 1;
-  for (int64_t c = col, end = col + count; c < end;) {
-    const int64_t kh = c / row_len, kernel_row_end = std::min(end, (kh + 1) * row_len);
-    const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
-    if (ih < 0 || ih >= s.in_h) {
-      zero_run(dst + c, kernel_row_end - c);
-      c = kernel_row_end;
+  // Consecutive rows are consecutive output pixels: divide once, then step (n, oh, ow).
+  int64_t n = row / (oh_n * ow_n), oh = row / ow_n % oh_n, ow = row % ow_n;
+  const bool whole_rows = contiguous_rows && col == 0 && count == s.patch();
+  const auto next_pixel = [&] {
+    if (++ow == ow_n) {
+      ow = 0;
+      if (++oh == oh_n) {
+        oh = 0;
+        ++n;
+      }
+    }
+  };
+  for (int64_t i = 0; i < rows; ++i, next_pixel()) {
+    T* dst = static_cast<T*>(out) + i * ld;  // column c at dst[c - col]
+    const int64_t iw0 = ow * s.stride_w - s.pad_w, ih0 = oh * s.stride_h - s.pad_h;
+    // A whole patch away from the borders (most of them): one copy per kernel row, no bounds.
+    if (whole_rows && iw0 >= 0 && iw0 + kw_n <= s.in_w && ih0 >= 0 &&
+        ih0 + (s.kernel_h - 1) * s.dilation_h < s.in_h) {
+      const T* src = x_row(p.x, s, n, ih0) + iw0 * s.in_channels;
+      const int64_t kernel_row_stride = s.dilation_h * s.in_w * s.in_channels;
+      for (int64_t kh = 0; kh < s.kernel_h; ++kh) copy_run(dst + kh * row_len, src + kh * kernel_row_stride, row_len);
       continue;
     }
-    const T* src_row = x_row(p.x, s, n, ih) + p.g * cg;
-    if (contiguous_rows) {  // kernel-row columns [lo, hi) read inside the image
-      const int64_t base = kh * row_len;
-      const int64_t lo = base + std::clamp<int64_t>(-iw0, 0, kw_n) * cg;
-      const int64_t hi = base + std::clamp<int64_t>(s.in_w - iw0, 0, kw_n) * cg;
-      const int64_t copy_begin = std::clamp(lo, c, kernel_row_end), copy_end = std::clamp(hi, copy_begin, kernel_row_end);
-      zero_run(dst + c, copy_begin - c);
-      copy_run(dst + copy_begin, src_row + iw0 * s.in_channels + (copy_begin - base), copy_end - copy_begin);
-      zero_run(dst + copy_end, kernel_row_end - copy_end);
-      c = kernel_row_end;
-      continue;
-    }
-    while (c < kernel_row_end) {  // one kernel column (a run of Cg channels) at a time
-      const int64_t within = c - kh * row_len, kw = within / cg, ci = within % cg;
-      const int64_t len = std::min(kernel_row_end - c, cg - ci);
-      const int64_t iw = iw0 + kw * s.dilation_w;
-      if (iw < 0 || iw >= s.in_w) zero_run(dst + c, len);
-      else copy_run(dst + c, src_row + iw * s.in_channels + ci, len);
-      c += len;
+    for (int64_t c = col, end = col + count; c < end;) {
+      const int64_t kh = c / row_len, kernel_row_end = std::min(end, (kh + 1) * row_len);
+      const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
+      if (ih < 0 || ih >= s.in_h) {
+        zero_run(dst + (c - col), kernel_row_end - c);
+        c = kernel_row_end;
+        continue;
+      }
+      const T* src_row = x_row(p.x, s, n, ih) + p.g * cg;
+      if (contiguous_rows) {  // kernel-row columns [lo, hi) read inside the image
+        const int64_t base = kh * row_len;
+        const int64_t lo = base + std::clamp<int64_t>(-iw0, 0, kw_n) * cg;
+        const int64_t hi = base + std::clamp<int64_t>(s.in_w - iw0, 0, kw_n) * cg;
+        const int64_t copy_begin = std::clamp(lo, c, kernel_row_end), copy_end = std::clamp(hi, copy_begin, kernel_row_end);
+        zero_run(dst + (c - col), copy_begin - c);
+        copy_run(dst + (copy_begin - col), src_row + iw0 * s.in_channels + (copy_begin - base), copy_end - copy_begin);
+        zero_run(dst + (copy_end - col), kernel_row_end - copy_end);
+        c = kernel_row_end;
+        continue;
+      }
+      while (c < kernel_row_end) {  // one kernel column (a run of Cg channels) at a time
+        const int64_t within = c - kh * row_len, kw = within / cg, ci = within % cg;
+        const int64_t len = std::min(kernel_row_end - c, cg - ci);
+        const int64_t iw = iw0 + kw * s.dilation_w;
+        if (iw < 0 || iw >= s.in_w) zero_run(dst + (c - col), len);
+        else copy_run(dst + (c - col), src_row + iw * s.in_channels + ci, len);
+        c += len;
+      }
     }
   }
 }

@@ -35,7 +35,7 @@ GemmKind gemm_kind(DType dtype, Accumulation acc) {
 const void* materialize(const RowSource& source, int64_t rows, int64_t cols, DType dtype, std::vector<std::byte>& storage) {
   const size_t row_bytes = size_t(cols) * dtype_size(dtype);
   storage.resize(size_t(rows) * row_bytes);
-  for (int64_t r = 0; r < rows; ++r) source.read(source.context, r, 0, cols, storage.data() + size_t(r) * row_bytes);
+  source.read(source.context, 0, rows, 0, cols, storage.data(), cols);
   return storage.data();
 }
 

@@ -323,7 +323,7 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         int64_t ldb = g.ldb;
         if (g.b_rows != nullptr) {
           T* gathered = ws.gathered.template get<T>(size_t(kc * nc));
-          for (int64_t q = 0; q < kc; ++q) g.b_rows->read(g.b_rows->context, pc + q, jc, nc, gathered + q * nc);
+          g.b_rows->read(g.b_rows->context, pc, kc, jc, nc, gathered, nc);
           b_block = gathered;
           ldb = nc;
         }
@@ -346,7 +346,7 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
               // Rows read through a RowSource are gathered a panel (MR rows) at a time, so the
               // gathered copy is still in L1 when it is packed.
               T* gathered = ws.gathered.template get<T>(size_t(MR * kc));
-              for (int i = 0; i < width; ++i) g.a_rows->read(g.a_rows->context, ic + ir + i, pc, kc, gathered + i * kc);
+              g.a_rows->read(g.a_rows->context, ic + ir, width, pc, kc, gathered, kc);
               pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, gathered, kc, width, kc);
             } else {
               pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a + (ic + ir) * g.lda + pc, g.lda,

@@ -268,6 +268,9 @@ INSTANTIATE_TEST_SUITE_P(
         PrecisionCase{"pointwise", conv_shape(2, 6, 7, 40, 24, {1, 1}, {1, 1}, {0, 0}, {1, 1}, 1)},
         PrecisionCase{"pointwise_groups2", conv_shape(2, 5, 5, 16, 8, {1, 1}, {1, 1}, {0, 0}, {1, 1}, 2)},
         PrecisionCase{"pointwise_stride2", conv_shape(2, 7, 7, 16, 32, {1, 1}, {2, 2}, {0, 0}, {1, 1}, 1)},
+        // K = 576 spans several GEMM cache blocks of the patch matrix (256 in K, 512 in N), so
+        // patch rows are also read in pieces starting mid-row.
+        PrecisionCase{"k3_deep", conv_shape(1, 5, 6, 64, 8, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 1)},
         // A workspace of a few patch rows: chunks end mid-image, so col2im combines several.
         PrecisionCase{"k3_stride2_chunked", conv_shape(2, 6, 6, 4, 6, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1), 7 * 36 * 2},
         PrecisionCase{"k3_stride2_groups_chunked", conv_shape(2, 7, 7, 4, 6, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 2),

@@ -34,8 +34,10 @@ Accumulation parse_accumulation(std::string_view name);
 /// matrix of an implicit-GEMM convolution. The blocked kernels read it one cache block at a time,
 /// so the whole matrix never exists.
 struct RowSource {
-  /// Writes elements [col, col + count) of row `row` (in the GEMM's dtype) to dst.
-  void (*read)(const void* context, int64_t row, int64_t col, int64_t count, void* dst) = nullptr;
+  /// Writes elements [col, col + count) of rows [row, row + rows) (in the GEMM's dtype) to dst,
+  /// row i at dst + i * ld elements.
+  void (*read)(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, void* dst,
+               int64_t ld) = nullptr;
   const void* context = nullptr;
 };
 
