@@ -9,8 +9,8 @@ process per configuration; PyTorch runs in this process. The two sides are inter
 Making the peer fair (docs/PERFORMANCE.md):
   * Debian's python3-torch links the reference BLAS unless libopenblas0-openmp is installed
     (bench/install_pytorch.sh installs it);
-  * OpenBLAS 0.3.21 misdetects Sapphire Rapids unless OPENBLAS_CORETYPE=SkylakeX is set (this
-    script sets it before importing torch);
+  * OpenBLAS 0.3.21 misdetects this CPU (AVX512-FP16) unless OPENBLAS_CORETYPE=SkylakeX is set
+    (this script sets it, and OMP_NUM_THREADS, before importing torch);
   * torch.set_num_threads(threads) is called, and torch's own report of its threads and build is
     printed;
   * PyTorch 1.13 cannot train in fp16 on a CPU, so its fp32 (NCHW or channels_last, whichever
@@ -24,9 +24,32 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 
-import torch  # noqa: E402  (after the environment it reads at load)
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p.add_argument("--pure16", default=os.path.join(here, "..", "build", "pure16"),
+                   help="the pure16 binary (default: build/pure16)")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--models", nargs="+", default=["mlp", "resnet18-cifar", "resnet50"],
+                   choices=["mlp", "resnet18-cifar", "resnet50"])
+    p.add_argument("--pure16-precisions", nargs="+", default=["pure-fp16", "fp32"],
+                   choices=["fp32", "mixed-fp16", "pure-fp16"])
+    p.add_argument("--torch-modes", nargs="+", default=["fp32", "fp32-channels_last", "bf16"],
+                   choices=["fp32", "fp32-channels_last", "bf16"])
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per run (their median step time counts)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
+    return p.parse_args()
+
+
+ARGS = parse_args()
+# Read by OpenBLAS and OpenMP when torch loads them, so set before the import.
+os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+os.environ.setdefault("OMP_NUM_THREADS", str(ARGS.threads))
+
+import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 DEFAULT_BATCH = {"mlp": 128, "resnet18-cifar": 64, "resnet50": 8}
@@ -139,71 +162,107 @@ def torch_images_per_second(name, mode, batch, steps, warmup):
 
 
 def pure16_images_per_second(binary, name, precision, batch, steps, warmup, threads):
+    """One `pure16 bench train` process for this configuration."""
     out = subprocess.run([binary, "bench", "train", "--json", "--model", name, "--precision", precision,
                           "--batch-size", str(batch), "--steps", str(steps), "--warmup", str(warmup),
                           "--threads", str(threads)], check=True, capture_output=True, text=True).stdout
-    row = json.loads(out)["train"][0]
-    return row["images_per_second"], row
+    return json.loads(out)["train"][0]["images_per_second"]
+
+
+def onednn_kernels():
+    """The ISA oneDNN (torch's convolutions) runs on and its fp32 and bf16 convolution kernels,
+    from its verbose log in a child process: on CPUs with AMX, bf16 autocast runs on AMX tiles,
+    not on the AVX-512 FMAs pure16 uses."""
+    probe = ("import torch\n"
+             "c = torch.nn.Conv2d(16, 16, 3, padding=1)\n"
+             "x = torch.randn(2, 16, 8, 8)\n"
+             "c(x)\n"
+             "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
+             "    c(x)\n")
+    env = dict(os.environ, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1")
+    log = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout
+    isa = [line.split(",isa:", 1)[1] for line in log.splitlines() if ",isa:" in line]
+    convs = [line.split(",")[4] for line in log.splitlines() if ",exec," in line and ",convolution," in line]
+    return {"isa": isa[0] if isa else "unknown", "fp32_conv": convs[0] if convs else "unknown",
+            "bf16_conv": convs[1] if len(convs) > 1 else "unknown"}
+
+
+def header(threads):
+    """What the peer is: version, threads, BLAS and ISA, and pure16's kernels."""
+    info = subprocess.run([ARGS.pure16, "info"], check=True, capture_output=True, text=True).stdout
+    return {"torch": torch.__version__, "threads_asked": threads, "torch_threads": torch.get_num_threads(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "torch_parallel_info": torch.__config__.parallel_info().strip(),
+            "torch_config": torch.__config__.show().strip(), "onednn": onednn_kernels(), "pure16_info": info.strip()}
+
+
+def ratio_rows(name, batch, medians, best_fp32_mode):
+    """pure16 precision against the best PyTorch fp32 layout and against bf16 autocast."""
+    rows = []
+    for (side, prec), ips in medians.items():
+        if side != "pure16":
+            continue
+        for mode in (best_fp32_mode, "bf16"):
+            if ("torch", mode) in medians:
+                rows.append({"model": name, "batch": batch, "pure16_precision": prec, "pure16_images_per_second": ips,
+                             "torch_mode": mode, "torch_images_per_second": medians[("torch", mode)],
+                             "ratio": ips / medians[("torch", mode)]})
+    return rows
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pure16", default=os.path.join(os.path.dirname(__file__), "..", "build", "pure16"))
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--models", nargs="+", default=["mlp", "resnet18-cifar"], choices=sorted(DEFAULT_BATCH))
-    p.add_argument("--pure16-precisions", nargs="+", default=["pure-fp16", "fp32"])
-    p.add_argument("--torch-modes", nargs="+", default=["fp32", "fp32-channels_last", "bf16"])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--json", help="also write the results to this file")
-    args = p.parse_args()
+    threads = ARGS.threads
+    torch.set_num_threads(threads)
+    head = header(threads)
+    if not ARGS.json:
+        print(f"torch {head['torch']}: {head['torch_threads']} threads (asked {threads}), "
+              f"OPENBLAS_CORETYPE={head['OPENBLAS_CORETYPE']} (OpenBLAS 0.3.21 misdetects this CPU without it)")
+        print(head["torch_parallel_info"])
+        print(head["torch_config"])
+        print(f"oneDNN ISA: {head['onednn']['isa']}; convolution kernels: fp32 {head['onednn']['fp32_conv']}, "
+              f"bf16 {head['onednn']['bf16_conv']}")
+        print(head["pure16_info"])
+        print(f"\n{ARGS.repeats} interleaved rounds of {ARGS.warmup} warm-up + {ARGS.steps} timed steps per run; "
+              "img/s = batch / median step time; figures are the medians of the rounds.", flush=True)
 
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (asked {args.threads}), "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
-    print(torch.__config__.parallel_info().strip())
-    print("\n".join(line for line in torch.__config__.show().splitlines() if "BLAS" in line or "MKLDNN" in line
-                    or "CPU capability" in line))
-    info = subprocess.run([args.pure16, "info"], check=True, capture_output=True, text=True).stdout
-    print(info.strip())
-
-    results = []
-    for name in args.models:
+    runs, ratios = [], []
+    for name in ARGS.models:
         batch = DEFAULT_BATCH[name]
-        samples = {("pure16", prec): [] for prec in args.pure16_precisions}
-        samples.update({("torch", mode): [] for mode in args.torch_modes if not (name == "mlp" and "channels_last" in mode)})
-        for _ in range(args.repeats):
+        samples = {("pure16", prec): [] for prec in ARGS.pure16_precisions}
+        # The MLP has no convolutions, so its layout does not matter.
+        samples.update({("torch", mode): [] for mode in ARGS.torch_modes
+                        if not (name == "mlp" and mode == "fp32-channels_last")})
+        for _ in range(ARGS.repeats):
             for side, config in samples:
                 if side == "pure16":
-                    ips, _ = pure16_images_per_second(args.pure16, name, config, batch, args.steps, args.warmup,
-                                                      args.threads)
+                    ips = pure16_images_per_second(ARGS.pure16, name, config, batch, ARGS.steps, ARGS.warmup, threads)
                 else:
-                    ips = torch_images_per_second(name, config, batch, args.steps, args.warmup)
+                    ips = torch_images_per_second(name, config, batch, ARGS.steps, ARGS.warmup)
                 samples[(side, config)].append(ips)
         medians = {key: statistics.median(v) for key, v in samples.items()}
-        torch_fp32 = max(v for (side, mode), v in medians.items() if side == "torch" and mode.startswith("fp32"))
-        torch_fp32_mode = max(((mode, v) for (side, mode), v in medians.items() if side == "torch" and
-                               mode.startswith("fp32")), key=lambda mv: mv[1])[0]
+        fp32_modes = [(v, mode) for (side, mode), v in medians.items() if side == "torch" and mode.startswith("fp32")]
+        best_fp32_mode = max(fp32_modes)[1] if fp32_modes else None
         for (side, config), ips in medians.items():
-            results.append({"model": name, "batch": batch, "threads": args.threads, "side": side, "config": config,
-                            "images_per_second": ips, "rounds": samples[(side, config)],
-                            "ratio_to_best_torch_fp32": ips / torch_fp32})
-        print(f"\n{name}, batch {batch}, {args.threads} threads (median of {args.repeats} rounds; "
-              f"best PyTorch fp32: {torch_fp32_mode})")
-        print(f"  {'side':7s} {'configuration':20s} {'img/s':>9s} {'vs PyTorch fp32':>16s}")
-        for (side, config), ips in medians.items():
-            print(f"  {side:7s} {config:20s} {ips:9.1f} {ips / torch_fp32:15.2f}x")
-        bf16 = medians.get(("torch", "bf16"))
-        for prec in args.pure16_precisions:
-            line = f"  pure16 {prec} / PyTorch fp32 = {medians[('pure16', prec)] / torch_fp32:.2f}"
-            if bf16:
-                line += f", / PyTorch bf16 = {medians[('pure16', prec)] / bf16:.2f}"
-            print(line)
-    if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump({"torch": torch.__version__, "threads": args.threads, "results": results}, f, indent=2)
-        os.replace(args.json + ".tmp", args.json)
+            runs.append({"model": name, "batch": batch, "threads": threads, "side": side, "config": config,
+                         "images_per_second": ips, "rounds": samples[(side, config)]})
+        ratios += ratio_rows(name, batch, medians, best_fp32_mode)
+        if not ARGS.json:
+            print(f"\n{name}, batch {batch}, {threads} threads")
+            for (side, config), ips in medians.items():
+                rounds = ", ".join(f"{r:.1f}" for r in samples[(side, config)])
+                best = "  (faster PyTorch fp32 layout)" if config == best_fp32_mode and len(fp32_modes) > 1 else ""
+                print(f"  {side:7s} {config:20s} {ips:10.1f} img/s   rounds: {rounds}{best}", flush=True)
+
+    if ARGS.json:
+        print(json.dumps({**head, "repeats": ARGS.repeats, "steps": ARGS.steps, "warmup": ARGS.warmup, "runs": runs,
+                          "ratios": ratios}, indent=2))
+        return 0
+    print(f"\n{'model':15s} {'batch':>5s}  {'pure16 precision':16s} {'img/s':>9s}  {'torch mode':19s} "
+          f"{'img/s':>9s} {'ratio':>6s}")
+    for r in ratios:
+        print(f"{r['model']:15s} {r['batch']:5d}  {r['pure16_precision']:16s} {r['pure16_images_per_second']:9.1f}  "
+              f"{r['torch_mode']:19s} {r['torch_images_per_second']:9.1f} {r['ratio']:5.2f}x")
+    return 0
 
 
 if __name__ == "__main__":

@@ -59,22 +59,25 @@ PeakResult measure_fma_peak(PeakKind kind, int threads, double seconds) {
                                 std::string(isa_name(k.needs)) + ")");
   if (threads < 1) throw std::invalid_argument("FMA peak: threads must be positive, got " + std::to_string(threads));
   using Clock = std::chrono::steady_clock;
-  // Calibrate the iteration count on one thread, then time the best of three runs in which
-  // every thread runs that many iterations at once.
-  int64_t iterations = 1 << 14;
+  // Many short repetitions, the best kept: on a shared machine a short one is more likely to
+  // run undisturbed than a long one. The iteration count of one repetition is calibrated on one
+  // thread; then every thread runs that many iterations at once.
+  constexpr int kRepetitions = 10;
+  const double rep_seconds = seconds / kRepetitions;
+  int64_t iterations = 1 << 12;
   for (;;) {
     const auto start = Clock::now();
     volatile double sink = k.run(iterations);
     (void)sink;
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    if (elapsed > seconds / 4 || iterations > (int64_t(1) << 40)) {
-      iterations = std::max<int64_t>(1, int64_t(double(iterations) * seconds / std::max(elapsed, 1e-9)));
+    if (elapsed > rep_seconds / 4 || iterations > (int64_t(1) << 40)) {
+      iterations = std::max<int64_t>(1, int64_t(double(iterations) * rep_seconds / std::max(elapsed, 1e-9)));
       break;
     }
     iterations *= 4;
   }
   double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < kRepetitions; ++rep) {
     const auto start = Clock::now();
 #pragma omp parallel num_threads(threads)
     {

@@ -1,21 +1,19 @@
 // The `pure16` command line, run as a user would.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "support/cli.h"
+
 namespace {
 
-struct CliResult {
-  int exit_code;
-  std::string out, err;
-};
+using pure16::testing::CliResult;
+using pure16::testing::read_file;
 
 std::filesystem::path scratch_dir() {
   auto dir = std::filesystem::temp_directory_path() / ("pure16_cli_" + std::to_string(::getpid()));
@@ -23,20 +21,7 @@ std::filesystem::path scratch_dir() {
   return dir;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-CliResult run_cli(const std::string& args) {
-  const auto dir = scratch_dir();
-  const std::string command = std::string(PURE16_CLI_PATH) + " " + args + " >" + (dir / "out").string() + " 2>" +
-                              (dir / "err").string() + " </dev/null";
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(dir / "out"), read_file(dir / "err")};
-}
+CliResult run_cli(const std::string& args) { return pure16::testing::run_cli(args, scratch_dir()); }
 
 TEST(Cli, UnknownFlagIsRejectedWithUsage) {
   const CliResult r = run_cli("train --epochz 3");
@@ -119,35 +104,6 @@ TEST(Cli, ModelsListsParametersAndFlops) {
   EXPECT_TRUE(found) << r.out;
   for (const char* name : {"mlp", "lenet5", "resnet18", "resnet34", "resnet18-cifar", "resnet50-cifar"})
     EXPECT_NE(r.out.find(name), std::string::npos) << name;
-}
-
-// `pure16 bench` in its JSON form: the keys the comparison script reads, with positive finite
-// figures (never speed thresholds).
-TEST(Cli, BenchReportsPeakGemmAndTraining) {
-  const CliResult gemm = run_cli("bench gemm --shape 64x48x40 --threads 2 --json");
-  ASSERT_EQ(gemm.exit_code, 0) << gemm.err;
-  const nlohmann::json g = nlohmann::json::parse(gemm.out);
-  ASSERT_EQ(g["gemm"].size(), 10u) << gemm.out;  // 5 kinds x (1 thread, 2 threads)
-  for (const auto& row : g["gemm"]) {
-    EXPECT_GT(row["gflops"].get<double>(), 0) << row;
-    EXPECT_GT(row["peak_gflops"].get<double>(), 0) << row;
-    EXPECT_EQ(row["m"], 64);
-  }
-  const CliResult train = run_cli("bench train --model mlp --precision pure-fp16 --precision fp32 --batch-size 32 "
-                                  "--steps 2 --warmup 1 --threads 1 --json");
-  ASSERT_EQ(train.exit_code, 0) << train.err;
-  const nlohmann::json t = nlohmann::json::parse(train.out);
-  ASSERT_EQ(t["train"].size(), 2u) << train.out;
-  for (const auto& row : t["train"]) {
-    EXPECT_GT(row["images_per_second"].get<double>(), 0) << row;
-    EXPECT_GT(row["activations_bytes"].get<int64_t>(), 0) << row;
-    EXPECT_EQ(row["batch"], 32);
-  }
-  EXPECT_EQ(t["train"][0]["accumulation"], "f16-block");
-  for (const char* bad : {"bench", "bench gemm --shape 4x4", "bench train --model nope", "bench train --steps 0"}) {
-    const CliResult r = run_cli(bad);
-    EXPECT_NE(r.exit_code, 0) << bad;
-  }
 }
 
 TEST(Cli, InfoNamesTheKernels) {

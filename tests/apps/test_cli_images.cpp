@@ -1,7 +1,6 @@
 // `pure16 train` on image datasets generated here: an image folder of real JPEG and PNG files
 // and CIFAR-10 binary files, run as a user would.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,23 +13,14 @@
 
 #include "pure16/data/image.h"
 #include "pure16/nn/models.h"
+#include "support/cli.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using pure16::data::Image;
-
-struct CliResult {
-  int exit_code;
-  std::string out, err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using pure16::testing::CliResult;
+using pure16::testing::read_file;
 
 class CliImages : public ::testing::Test {
  protected:
@@ -44,10 +34,7 @@ class CliImages : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   CliResult run_cli(const std::string& args, const std::string& env = "") {
-    const std::string command = env + " " + PURE16_CLI_PATH + " " + args + " >" + (dir_ / "out").string() + " 2>" +
-                                (dir_ / "err").string() + " </dev/null";
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(dir_ / "out"), read_file(dir_ / "err")};
+    return pure16::testing::run_cli(args, dir_, env);
   }
 
   // root/{train,val}/{ant,bee,cow}: 10 training and 4 validation images per class, 40x48,

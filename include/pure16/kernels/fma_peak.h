@@ -25,8 +25,8 @@ struct PeakResult {
   double gflops = 0;  // a multiply-add counts as two FLOP; vdpbf16ps as four per lane
 };
 
-/// Measures the peak over about `seconds` of work per repetition (best of a few). Throws
-/// std::invalid_argument for a kind the CPU lacks.
-PeakResult measure_fma_peak(PeakKind kind, int threads, double seconds = 0.1);
+/// Measures the peak: the best of ten repetitions lasting about `seconds` in all. Throws
+/// std::invalid_argument for a kind the CPU lacks or for threads < 1.
+PeakResult measure_fma_peak(PeakKind kind, int threads, double seconds = 0.2);
 
 }  // namespace pure16::kernels

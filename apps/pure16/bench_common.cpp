@@ -1,0 +1,111 @@
+#include "bench_common.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <stdexcept>
+
+#include "pure16/kernels/isa.h"
+
+namespace pure16::cli::bench {
+
+using kernels::PeakKind;
+
+int all_threads(const Options& o) { return o.threads > 0 ? o.threads : omp_get_num_procs(); }
+
+std::vector<int> thread_counts(const Options& o) {
+  const int n = all_threads(o);
+  return n > 1 ? std::vector<int>{1, n} : std::vector<int>{1};
+}
+
+double best_time(const std::function<void()>& f) {
+  using Clock = std::chrono::steady_clock;
+  f();  // warms caches and per-thread buffers
+  double best = 1e30, total = 0;
+  for (int rep = 0; rep < 3 || (total < 0.3 && rep < 50); ++rep) {
+    const auto start = Clock::now();
+    f();
+    const double t = std::chrono::duration<double>(Clock::now() - start).count();
+    best = std::min(best, t);
+    total += t;
+  }
+  return best;
+}
+
+double Peaks::measured(PeakKind kind, int threads) {
+  const auto key = std::make_pair(kind, threads);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) it = cache_.emplace(key, kernels::measure_fma_peak(kind, threads).gflops).first;
+  return it->second;
+}
+
+double Peaks::gflops(PeakKind kind, int threads) {
+  // On a shared machine a neighbour's work lowers a measurement on all cores far more than one
+  // on a single core (which has a core to spare), and a low peak would inflate every fraction.
+  // Scaling the one-core figure errs the other way (all-core clocks may be lower), which only
+  // understates fractions.
+  const double one = measured(kind, 1);
+  return threads == 1 ? one : std::max(measured(kind, threads), threads * one);
+}
+
+PeakKind peak_kind_for(DType dtype, kernels::Accumulation acc) {
+  if (dtype == DType::f16 && acc != kernels::Accumulation::f32 && kernels::gemm_variant(dtype, acc) == "avx512fp16")
+    return PeakKind::f16_avx512fp16;
+  // Without AVX-512 the binary32 kernels are AVX2 (or the scalar reference, which is still held
+  // to the best binary32 rate of the machine).
+  const auto kinds = kernels::available_peak_kinds();
+  const bool avx512 = std::find(kinds.begin(), kinds.end(), PeakKind::f32_avx512) != kinds.end();
+  return avx512 && kernels::active_isa() >= kernels::Isa::avx512 ? PeakKind::f32_avx512 : PeakKind::f32_avx2;
+}
+
+std::string kind_label(const GemmKind& kind) {
+  return std::string(dtype_name(kind.first)) + " acc " + std::string(kernels::accumulation_name(kind.second));
+}
+
+std::vector<GemmKind> select_kinds(const std::vector<GemmKind>& all, const Options& o) {
+  std::vector<GemmKind> kinds;
+  for (const GemmKind& kind : all)
+    if ((o.dtype.empty() || parse_dtype(o.dtype) == kind.first) &&
+        (o.accumulation.empty() || kernels::parse_accumulation(o.accumulation) == kind.second))
+      kinds.push_back(kind);
+  if (kinds.empty())
+    throw std::invalid_argument("no kernel benchmarked for --dtype " + o.dtype + " --accumulation " + o.accumulation +
+                                " (f16 accumulation exists for f16 data only)");
+  return kinds;
+}
+
+Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<double> v(size_t(shape_numel(shape)));
+  for (double& x : v) x = dist(rng);
+  return Tensor::from_doubles(v, shape, dtype);
+}
+
+nlohmann::json machine_json(const Options& o) {
+  return {{"detected_isa", kernels::isa_name(kernels::detected_isa())},
+          {"active_isa", kernels::isa_name(kernels::active_isa())},
+          {"cores", omp_get_num_procs()},
+          {"threads", all_threads(o)}};
+}
+
+std::string format(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  char buf[512];
+  std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
+  return buf;
+}
+
+void emit(const Options& o, const nlohmann::json& doc, const std::string& text) {
+  if (o.json) std::cout << doc.dump(2) << "\n";
+  else std::cout << text;
+}
+
+}  // namespace pure16::cli::bench

@@ -1,0 +1,95 @@
+// `pure16 bench` in its JSON form, as bench/compare_pytorch.py reads it: the keys, and positive
+// finite figures (never speed thresholds: these machines are shared). Sizes are tiny so each
+// test takes a few seconds.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support/cli.h"
+
+namespace {
+
+using pure16::testing::CliResult;
+
+CliResult run_cli(const std::string& args) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return pure16::testing::run_cli(
+      args, std::filesystem::temp_directory_path() / ("pure16_bench_" + std::string(info->name()) + "_" +
+                                                      std::to_string(::getpid())));
+}
+
+nlohmann::json run_json(const std::string& args) {
+  const CliResult r = run_cli(args);
+  EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+void expect_positive(const nlohmann::json& row, const char* key) {
+  ASSERT_TRUE(row.contains(key)) << key << " missing in " << row;
+  const double v = row[key].get<double>();
+  EXPECT_TRUE(std::isfinite(v) && v > 0) << key << " in " << row;
+}
+
+TEST(Bench, PeakGivesEveryKindOfThisCpu) {
+  const nlohmann::json doc = run_json("bench peak --threads 1 --json");
+  EXPECT_EQ(doc["machine"]["threads"], 1);
+  for (const auto& row : doc["peak"]) {
+    EXPECT_FALSE(row["kind"].get<std::string>().empty());
+    EXPECT_EQ(row["threads"], 1);
+    expect_positive(row, "gflops");
+  }
+}
+
+TEST(Bench, GemmGivesEveryKindForOneAndAllThreads) {
+  const nlohmann::json doc = run_json("bench gemm --shape 64x48x40 --threads 2 --json");
+  ASSERT_EQ(doc["gemm"].size(), 10u) << doc;  // 5 (dtype, accumulation) kinds x (1 thread, 2 threads)
+  for (const auto& row : doc["gemm"]) {
+    EXPECT_EQ(row["m"], 64);
+    EXPECT_EQ(row["n"], 48);
+    EXPECT_EQ(row["k"], 40);
+    for (const char* key : {"gflops", "peak_gflops", "fraction_of_peak"}) expect_positive(row, key);
+    EXPECT_FALSE(row["peak_kind"].get<std::string>().empty());
+  }
+}
+
+TEST(Bench, GemmKeepsTheAskedKind) {
+  const nlohmann::json doc = run_json("bench gemm --shape 32x32x32 --dtype f16 --accumulation f16 --threads 1 --json");
+  ASSERT_EQ(doc["gemm"].size(), 1u) << doc;
+  EXPECT_EQ(doc["gemm"][0]["dtype"], "f16");
+  EXPECT_EQ(doc["gemm"][0]["accumulation"], "f16");
+  expect_positive(doc["gemm"][0], "gflops");
+}
+
+TEST(Bench, TrainRunsEachConfigurationAndReportsItsMemory) {
+  const nlohmann::json doc = run_json("bench train --model mlp --precision pure-fp16 --precision fp32 --batch-size 32 "
+                                      "--steps 2 --warmup 1 --threads 1 --json");
+  ASSERT_EQ(doc["train"].size(), 2u) << doc;
+  for (const auto& row : doc["train"]) {
+    EXPECT_EQ(row["model"], "mlp");
+    EXPECT_EQ(row["batch"], 32);
+    EXPECT_EQ(row["threads"], 1);
+    for (const char* key : {"images_per_second", "median_step_seconds", "gflops", "peak_gflops", "fraction_of_peak",
+                            "peak_rss_mb"})
+      expect_positive(row, key);
+    EXPECT_GT(row["activations_bytes"].get<int64_t>(), 0) << row;
+  }
+  EXPECT_EQ(doc["train"][0]["precision"], "pure-fp16");
+  EXPECT_EQ(doc["train"][0]["accumulation"], "f16-block");
+  EXPECT_EQ(doc["train"][1]["precision"], "fp32");
+}
+
+TEST(Bench, BadArgumentsFail) {
+  for (const char* args : {"bench", "bench gemm --shape 4x4", "bench gemm --shape 4x4x0", "bench gemm --dtype f64",
+                           "bench gemm --dtype bf16 --accumulation f16", "bench train --model nope",
+                           "bench train --steps 0", "bench peak --threads 0", "bench conv --fast"}) {
+    const CliResult r = run_cli(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_FALSE(r.err.empty()) << args;
+  }
+}
+
+}  // namespace
