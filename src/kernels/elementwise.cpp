@@ -49,6 +49,7 @@ std::string_view elementwise_variant(std::string_view op) {
   if (op == "dropout") return isa_name(t.dropout.isa);
   if (op == "count_nonfinite") return isa_name(t.count_nonfinite.isa);
   if (op == "softmax_cross_entropy") return isa_name(t.softmax_cross_entropy.isa);
+  if (op == "sgd_update") return isa_name(t.sgd_update.isa);
   throw std::invalid_argument("elementwise_variant: unknown op '" + std::string(op) + "'");
 }
 

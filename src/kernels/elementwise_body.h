@@ -20,6 +20,7 @@
 
 #include <math.h>  // logf: the C function, not an inline C++ overload built with this TU's flags
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -111,18 +112,23 @@ void philox_blocks(uint32_t* out, uint64_t key, uint64_t stream, uint64_t block0
   }
 }
 
-/// Calls body(i, count, words) over [begin, end) like sweep, where words points at the
-/// Philox words of elements i, i + 1, ...: word(key, stream, first_index + i).
-template <class S, class Body>
-void sweep_with_words(int64_t begin, int64_t end, uint64_t key, uint64_t stream, uint64_t first_index, Body&& body) {
+/// Calls body(i, count, words) over [begin, end) like sweep, where words[s] points at the
+/// Philox words of elements i, i + 1, ... in stream streams[s]: word(key, streams[s], first_index + i).
+template <class S, size_t N, class Body>
+void sweep_with_words(int64_t begin, int64_t end, uint64_t key, const std::array<uint64_t, N>& streams,
+                      uint64_t first_index, Body&& body) {
   // Up to 3 words before the first element (its block's start) and whole vectors of blocks.
-  uint32_t words[kWordBatch + 8 + 4 * S::lanes];
+  uint32_t words[N][kWordBatch + 8 + 4 * S::lanes];
   for (int64_t b = begin; b < end; b += kWordBatch) {
     const int64_t e = b + kWordBatch < end ? b + kWordBatch : end;
     const uint64_t index = first_index + uint64_t(b);
     const int64_t offset = int64_t(index & 3);
-    philox_blocks<S>(words, key, stream, index >> 2, (offset + (e - b) + 3) / 4);
-    sweep<S>(b, e, [&](int64_t i, auto count) { body(i, count, words + offset + (i - b)); });
+    for (size_t s = 0; s < N; ++s) philox_blocks<S>(words[s], key, streams[s], index >> 2, (offset + (e - b) + 3) / 4);
+    sweep<S>(b, e, [&](int64_t i, auto count) {
+      std::array<const uint32_t*, N> at;
+      for (size_t s = 0; s < N; ++s) at[s] = words[s] + offset + (i - b);
+      body(i, count, at);
+    });
   }
 }
 
@@ -235,9 +241,9 @@ void convert_stochastic(void* dst, DType dst_type, const float* src, int64_t n, 
     using T = typename decltype(tag)::type;
     T* out = static_cast<T*>(dst);
     parallel_chunks(n, [&](int64_t begin, int64_t end) {
-      sweep_with_words<S>(begin, end, seed, stream, first_index, [&](int64_t i, auto count, const uint32_t* words) {
+      sweep_with_words<S>(begin, end, seed, std::array{stream}, first_index, [&](int64_t i, auto count, auto words) {
         const auto x = S::load(src + i, count);
-        const auto random = S::load_u32(words, count);
+        const auto random = S::load_u32(words[0], count);
         if constexpr (std::is_same_v<T, fp16>)
           S::store_bits(out + i, fp16_bits_stochastic<S>(x, random), count);
         else
@@ -338,9 +344,9 @@ void dropout(void* y, const void* x, DType dtype, int64_t n, float p, uint64_t s
     const T* in = static_cast<const T*>(x);
     const float keep_scale = 1.0f / (1.0f - p);
     parallel_chunks(n, [&](int64_t begin, int64_t end) {
-      sweep_with_words<S>(begin, end, seed, stream, 0, [&](int64_t i, auto count, const uint32_t* words) {
+      sweep_with_words<S>(begin, end, seed, std::array{stream}, 0, [&](int64_t i, auto count, auto words) {
         // uniform_float: the top 24 bits of the word times 2^-24, exact in binary32.
-        const auto uniform = S::mul(S::to_float(S::template srl<8>(S::load_u32(words, count))), S::set1(0x1.0p-24f));
+        const auto uniform = S::mul(S::to_float(S::template srl<8>(S::load_u32(words[0], count))), S::set1(0x1.0p-24f));
         const auto kept = S::mul(S::load(in + i, count), S::set1(keep_scale));
         S::store(out + i, S::select(S::ge(uniform, S::set1(p)), kept, S::zero()), count);
       });

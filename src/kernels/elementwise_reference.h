@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "pure16/kernels/elementwise.h"
+#include "pure16/kernels/sgd_update.h"
 
 namespace pure16::kernels {
 
@@ -22,5 +23,6 @@ void dropout_ref(void* y, const void* x, DType dtype, int64_t n, float p, uint64
 int64_t count_nonfinite_ref(const void* x, DType dtype, int64_t n);
 SoftmaxXentResult softmax_cross_entropy_ref(void* dlogits, const void* logits, const int32_t* labels, DType dtype,
                                             int64_t batch, int64_t classes, float grad_scale);
+void sgd_update_ref(const SgdUpdateArgs& args);  // in sgd_update.cpp
 
 }  // namespace pure16::kernels

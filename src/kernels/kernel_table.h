@@ -10,6 +10,7 @@
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/kernels/isa.h"
+#include "pure16/kernels/sgd_update.h"
 
 namespace pure16::kernels {
 
@@ -25,6 +26,7 @@ using SumRowsFn = void (*)(void*, const void*, DType, int64_t, int64_t, float);
 using DropoutFn = void (*)(void*, const void*, DType, int64_t, float, uint64_t, uint64_t);
 using CountNonFiniteFn = int64_t (*)(const void*, DType, int64_t);
 using SoftmaxXentFn = SoftmaxXentResult (*)(void*, const void*, const int32_t*, DType, int64_t, int64_t, float);
+using SgdUpdateFn = void (*)(const SgdUpdateArgs&);
 
 template <class Fn>
 struct Entry {
@@ -47,6 +49,7 @@ struct KernelTable {
   Entry<DropoutFn> dropout;
   Entry<CountNonFiniteFn> count_nonfinite;
   Entry<SoftmaxXentFn> softmax_cross_entropy;
+  Entry<SgdUpdateFn> sgd_update;
 };
 
 /// The table for the active ISA level.

@@ -4,26 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "pure16/kernels/elementwise.h"
+#include "pure16/kernels/sgd_update.h"
 
 namespace pure16::optim {
-namespace {
-
-constexpr int64_t kChunk = 4096;  // elements per block: three float buffers stay in L1/L2
-
-// Rounds `n` binary32 values into `dst` of `dtype` with the policy's rounding; stream keys the
-// random words of stochastic rounding (distinct per tensor and step).
-void store_rounded(void* dst, DType dtype, const float* src, int64_t n, Rounding rounding, uint64_t seed,
-                   uint64_t stream, int64_t first_index) {
-  if (rounding == Rounding::stochastic && dtype != DType::f32)
-    kernels::convert_stochastic(dst, dtype, src, n, seed, stream, uint64_t(first_index));
-  else
-    kernels::convert(dst, dtype, src, DType::f32, n);
-}
-
-std::byte* at(Tensor& t, int64_t index) { return static_cast<std::byte*>(t.raw()) + index * int64_t(dtype_size(t.dtype())); }
-
-}  // namespace
 
 void SgdConfig::validate() const {
   auto check = [](float v, const char* what) {
@@ -43,34 +26,27 @@ Sgd::Sgd(nn::ParameterStore& store, const SgdConfig& config, const PrecisionPoli
 }
 
 void Sgd::step(float grad_scale, uint64_t step) {
-  Tensor& weights = store_.master();
-  Tensor& grads = store_.grads();
-  const int64_t n = store_.numel();
-  const float inv_scale = 1.0f / grad_scale;
-  const float lr = config_.lr, mu = config_.momentum, wd = config_.weight_decay;
-  const bool use_momentum = momentum_.defined();
-  const bool first = !momentum_started_;
-  const uint64_t weight_stream = 2 * step, momentum_stream = 2 * step + 1;
-
-#pragma omp parallel for schedule(static)
-  for (int64_t begin = 0; begin < n; begin += kChunk) {
-    const int64_t len = std::min(kChunk, n - begin);
-    float w[kChunk], g[kChunk], m[kChunk];
-    kernels::convert(w, DType::f32, at(weights, begin), weights.dtype(), len);
-    kernels::convert(g, DType::f32, at(grads, begin), grads.dtype(), len);
-    if (use_momentum && !first) kernels::convert(m, DType::f32, at(momentum_, begin), momentum_.dtype(), len);
-    for (int64_t i = 0; i < len; ++i) {
-      const float grad = g[i] * inv_scale + wd * w[i];
-      float direction = grad;
-      if (use_momentum) {
-        m[i] = first ? grad : mu * m[i] + grad;
-        direction = config_.nesterov ? grad + mu * m[i] : m[i];
-      }
-      w[i] -= lr * direction;
-    }
-    if (use_momentum) store_rounded(at(momentum_, begin), momentum_.dtype(), m, len, rounding_, seed_, momentum_stream, begin);
-    store_rounded(at(weights, begin), weights.dtype(), w, len, rounding_, seed_, weight_stream, begin);
+  kernels::SgdUpdateArgs a;
+  a.weights = store_.master().raw();
+  a.weight_type = store_.master().dtype();
+  a.grads = store_.grads().raw();
+  a.grad_type = store_.grads().dtype();
+  if (momentum_.defined()) {
+    a.momentum = momentum_.raw();
+    a.momentum_type = momentum_.dtype();
   }
+  a.n = store_.numel();
+  a.inv_grad_scale = 1.0f / grad_scale;
+  a.lr = config_.lr;
+  a.momentum_factor = config_.momentum;
+  a.weight_decay = config_.weight_decay;
+  a.nesterov = config_.nesterov;
+  a.first = !momentum_started_;
+  a.stochastic = rounding_ == Rounding::stochastic;
+  a.seed = seed_;
+  a.weight_stream = 2 * step;  // distinct per tensor and step
+  a.momentum_stream = 2 * step + 1;
+  kernels::sgd_update(a);
   momentum_started_ = true;
   if (store_.has_master_copy()) store_.refresh_values_from_master();
 }

@@ -1,0 +1,43 @@
+// The SGD update as one sweep over the parameter arena: each element's weight, gradient and
+// momentum are read once, updated in binary32 registers and written back once, rounded to their
+// dtypes to nearest or stochastically. optim::Sgd is its only caller; the formula is documented
+// there (pure16/optim/sgd.h) and restated per element below.
+#pragma once
+
+#include <cstdint>
+
+#include "pure16/tensor/dtype.h"
+
+namespace pure16::kernels {
+
+struct SgdUpdateArgs {
+  void* weights = nullptr;  // n elements of weight_type, updated in place
+  DType weight_type = DType::f32;
+  const void* grads = nullptr;  // n elements of grad_type, carrying the loss scale
+  DType grad_type = DType::f32;
+  void* momentum = nullptr;  // n elements of momentum_type, updated in place; nullptr: plain SGD
+  DType momentum_type = DType::f32;
+  int64_t n = 0;
+  float inv_grad_scale = 1.0f;  // 1 / loss scale
+  float lr = 0.0f;
+  float momentum_factor = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  bool first = false;  // the momentum buffer starts at the gradient (its contents are not read)
+  // Stochastic rounding of the stored results with fp16/bf16 dtypes (f32 and f64 store exactly
+  // what binary32 holds); the random word of element i is Philox(seed, stream, first_index + i)
+  // with the weights' and the momentum's own streams.
+  bool stochastic = false;
+  uint64_t seed = 0, weight_stream = 0, momentum_stream = 0, first_index = 0;
+};
+
+/// For each element i, in binary32 (f64 values are rounded to binary32 on load):
+///   g = grad * inv_grad_scale + weight_decay * w
+///   m = first ? g : momentum_factor * m + g              (with momentum)
+///   d = nesterov ? g + momentum_factor * m : m           (d = g without momentum)
+///   w = w - lr * d
+/// then m and w are stored, each rounded once. Every product and sum is rounded separately (no
+/// fused multiply-add), so each variant gives the reference's bits.
+void sgd_update(const SgdUpdateArgs& args);
+
+}  // namespace pure16::kernels

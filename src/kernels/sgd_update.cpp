@@ -1,0 +1,65 @@
+// The SGD update: the public entry point and its scalar reference, one element at a time in the
+// order pure16/kernels/sgd_update.h states; the vector variants (sgd_update_body.h) must give
+// these bits.
+#include "pure16/kernels/sgd_update.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "kernels/elementwise_reference.h"
+#include "kernels/kernel_table.h"
+#include "pure16/numerics/philox.h"
+
+namespace pure16::kernels {
+namespace {
+
+// T rounded from binary32: stochastically where asked and T is 16 bits wide, else to nearest
+// (exact for f32 and f64).
+template <class T>
+T round_from(float x, bool stochastic, uint64_t seed, uint64_t stream, uint64_t index) {
+  if constexpr (std::is_same_v<T, fp16>) {
+    if (stochastic) return to_fp16_stochastic(x, Philox4x32::word(seed, stream, index));
+  } else if constexpr (std::is_same_v<T, bf16>) {
+    if (stochastic) return to_bf16_stochastic(x, Philox4x32::word(seed, stream, index));
+  }
+  return from_double<T>(double(x));
+}
+
+}  // namespace
+
+void sgd_update_ref(const SgdUpdateArgs& a) {
+  const bool with_momentum = a.momentum != nullptr;
+  dispatch(a.weight_type, [&](auto weight_tag) {
+    using W = typename decltype(weight_tag)::type;
+    dispatch(a.grad_type, [&](auto grad_tag) {
+      using G = typename decltype(grad_tag)::type;
+      dispatch(with_momentum ? a.momentum_type : DType::f32, [&](auto momentum_tag) {
+        using M = typename decltype(momentum_tag)::type;
+        W* w = static_cast<W*>(a.weights);
+        const G* g = static_cast<const G*>(a.grads);
+        M* m = static_cast<M*>(a.momentum);
+#pragma omp parallel for schedule(static) if (a.n > kParallelThreshold)
+        for (int64_t i = 0; i < a.n; ++i) {
+          const uint64_t index = a.first_index + uint64_t(i);
+          const float weight = float(as_double(w[i]));
+          const float grad = float(as_double(g[i])) * a.inv_grad_scale + a.weight_decay * weight;
+          float direction = grad;
+          if (with_momentum) {
+            const float velocity = a.first ? grad : a.momentum_factor * float(as_double(m[i])) + grad;
+            m[i] = round_from<M>(velocity, a.stochastic, a.seed, a.momentum_stream, index);
+            direction = a.nesterov ? grad + a.momentum_factor * velocity : velocity;
+          }
+          w[i] = round_from<W>(weight - a.lr * direction, a.stochastic, a.seed, a.weight_stream, index);
+        }
+      });
+    });
+  });
+}
+
+void sgd_update(const SgdUpdateArgs& args) {
+  if (args.n < 0) throw std::invalid_argument("sgd_update: negative length " + std::to_string(args.n));
+  if (args.n == 0) return;
+  kernel_table().sgd_update.fn(args);
+}
+
+}  // namespace pure16::kernels

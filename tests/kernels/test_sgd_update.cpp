@@ -1,0 +1,169 @@
+// The fused SGD update at every ISA level the CPU supports, against the formula of
+// pure16/kernels/sgd_update.h evaluated here element by element: every product and sum a
+// separately rounded binary32 operation, each stored value rounded once (to nearest, or
+// stochastically with Philox(seed, stream, first_index + i)). The update is exact arithmetic on
+// given inputs, so the comparison is bitwise, for every dtype of weights, gradients and momentum.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pure16/kernels/isa.h"
+#include "pure16/kernels/sgd_update.h"
+#include "pure16/numerics/philox.h"
+#include "support/reference.h"
+
+namespace pure16::kernels {
+namespace {
+
+using pure16::testing::for_each_isa;
+
+// n values of one dtype, as raw bytes.
+struct Buffer {
+  DType dtype;
+  std::vector<unsigned char> bytes;
+  Buffer(DType t, int64_t n) : dtype(t), bytes(size_t(n) * dtype_size(t)) {}
+  static Buffer random(DType t, int64_t n, uint64_t seed, double lo, double hi) {
+    Buffer b(t, n);
+    const std::vector<double> v = pure16::testing::random_values(n, seed, lo, hi);
+    for (int64_t i = 0; i < n; ++i) b.set(i, v[size_t(i)]);
+    return b;
+  }
+  float get(int64_t i) const {  // as the kernel loads it: exactly, or f64 rounded to binary32
+    return dispatch(dtype, [&](auto tag) {
+      typename decltype(tag)::type v;
+      std::memcpy(&v, bytes.data() + size_t(i) * sizeof(v), sizeof(v));
+      return float(as_double(v));
+    });
+  }
+  void set(int64_t i, double value) {
+    dispatch(dtype, [&](auto tag) {
+      const auto v = from_double<typename decltype(tag)::type>(value);
+      std::memcpy(bytes.data() + size_t(i) * sizeof(v), &v, sizeof(v));
+    });
+  }
+  // value rounded into the dtype: stochastically with `word` for fp16/bf16 when asked.
+  void store(int64_t i, float value, bool stochastic, uint32_t word) {
+    if (stochastic && dtype == DType::f16) return set_bits(i, to_fp16_stochastic(value, word).bits);
+    if (stochastic && dtype == DType::bf16) return set_bits(i, to_bf16_stochastic(value, word).bits);
+    set(i, double(value));
+  }
+  void set_bits(int64_t i, uint16_t b) { std::memcpy(bytes.data() + size_t(i) * 2, &b, 2); }
+  void* data() { return bytes.data(); }
+};
+
+struct Case {
+  DType weight, grad, momentum;
+  bool with_momentum, nesterov, first, stochastic;
+  int64_t n;
+  uint64_t first_index;
+};
+
+std::string describe(const Case& c) {
+  return std::string("w ") + std::string(dtype_name(c.weight)) + " g " + std::string(dtype_name(c.grad)) + " m " +
+         (c.with_momentum ? std::string(dtype_name(c.momentum)) : std::string("none")) +
+         (c.nesterov ? " nesterov" : "") + (c.first ? " first" : "") + (c.stochastic ? " stochastic" : " nearest") +
+         " n=" + std::to_string(c.n) + " first_index=" + std::to_string(c.first_index);
+}
+
+void check(const Case& c) {
+  SCOPED_TRACE(describe(c));
+  const uint64_t seed = 0x5eed + uint64_t(c.n), weight_stream = 6, momentum_stream = 7;
+  const Buffer w0 = Buffer::random(c.weight, c.n, 1 + uint64_t(c.n), -1.0, 1.0);
+  // Gradients carry a loss scale of 1024; some are large enough to overflow fp16 once scaled.
+  const Buffer g = Buffer::random(c.grad, c.n, 2 + uint64_t(c.n), -2048.0, 2048.0);
+  const Buffer m0 = Buffer::random(c.momentum, c.n, 3 + uint64_t(c.n), -0.5, 0.5);
+  const float inv_scale = 1.0f / 1024.0f, lr = 0.1f, mu = 0.9f, wd = 5e-4f;
+
+  Buffer w_expected = w0, m_expected = m0;
+  for (int64_t i = 0; i < c.n; ++i) {
+    const uint64_t index = c.first_index + uint64_t(i);
+    const float weight = w0.get(i);
+    const float grad = g.get(i) * inv_scale + wd * weight;
+    float direction = grad;
+    if (c.with_momentum) {
+      const float velocity = c.first ? grad : mu * m0.get(i) + grad;
+      m_expected.store(i, velocity, c.stochastic, Philox4x32::word(seed, momentum_stream, index));
+      direction = c.nesterov ? grad + mu * velocity : velocity;
+    }
+    w_expected.store(i, weight - lr * direction, c.stochastic, Philox4x32::word(seed, weight_stream, index));
+  }
+
+  for_each_isa([&](Isa isa) {
+    SCOPED_TRACE(std::string(isa_name(isa)));
+    Buffer w = w0, m = m0;
+    SgdUpdateArgs a;
+    a.weights = w.data();
+    a.weight_type = c.weight;
+    a.grads = g.bytes.data();
+    a.grad_type = c.grad;
+    if (c.with_momentum) {
+      a.momentum = m.data();
+      a.momentum_type = c.momentum;
+    }
+    a.n = c.n;
+    a.inv_grad_scale = inv_scale;
+    a.lr = lr;
+    a.momentum_factor = c.with_momentum ? mu : 0.0f;
+    a.weight_decay = wd;
+    a.nesterov = c.nesterov;
+    a.first = c.first;
+    a.stochastic = c.stochastic;
+    a.seed = seed;
+    a.weight_stream = weight_stream;
+    a.momentum_stream = momentum_stream;
+    a.first_index = c.first_index;
+    sgd_update(a);
+    int64_t bad_w = 0, bad_m = 0, first_bad = -1;
+    for (size_t b = 0; b < w.bytes.size(); ++b)
+      if (w.bytes[b] != w_expected.bytes[b] && bad_w++ == 0) first_bad = int64_t(b / dtype_size(c.weight));
+    for (size_t b = 0; b < m.bytes.size(); ++b) bad_m += m.bytes[b] != m_expected.bytes[b];
+    EXPECT_EQ(bad_w, 0) << "weights differ first at element " << first_bad << ": got " << w.get(first_bad)
+                        << ", expected " << w_expected.get(first_bad);
+    EXPECT_EQ(bad_m, 0) << "momentum bytes differ";
+  });
+}
+
+constexpr DType kStorage[] = {DType::f32, DType::f16, DType::bf16};
+
+TEST(SgdUpdate, EveryDtypeCombinationMatchesTheFormulaBitwise) {
+  for (DType w : kStorage)
+    for (DType g : kStorage)
+      for (DType m : kStorage)
+        for (bool stochastic : {false, true}) check({w, g, m, true, false, false, stochastic, 37, 0});
+}
+
+TEST(SgdUpdate, MomentumVariantsAndTails) {
+  for (bool with_momentum : {false, true})
+    for (bool nesterov : {false, true})
+      for (bool first : {false, true})
+        for (int64_t n : {1, 7, 16, 33, 1000})
+          if (with_momentum || !nesterov)
+            check({DType::f16, DType::f16, DType::f16, with_momentum, nesterov, first, true, n, 5});
+}
+
+TEST(SgdUpdate, FloatSixtyFourAndUnalignedRandomStreams) {
+  check({DType::f64, DType::f64, DType::f64, true, true, false, false, 33, 0});
+  check({DType::f32, DType::f64, DType::f16, true, false, false, true, 33, 0});
+  // An element index whose Philox block counter crosses 2^32.
+  check({DType::bf16, DType::f16, DType::bf16, true, false, false, true, 100, (uint64_t(1) << 34) - 3});
+}
+
+TEST(SgdUpdate, ThreadedSweepGivesTheSameBits) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  check({DType::f16, DType::f16, DType::f16, true, false, false, true, 100003, 0});
+  check({DType::f32, DType::f16, DType::f32, true, true, false, false, 100003, 0});
+  omp_set_num_threads(saved);
+}
+
+TEST(SgdUpdate, NegativeLengthIsRejected) {
+  SgdUpdateArgs a;
+  a.n = -1;
+  EXPECT_THROW(sgd_update(a), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace pure16::kernels
