@@ -256,11 +256,47 @@ GemmArgs make_args(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   return args;
 }
 
+// A stride-1 convolution's input gradient is itself a convolution: of dy, padded by
+// dilation * (kernel - 1) - pad, with the filters flipped in space and their channel roles
+// swapped, W'_g[ci][kh][kw][co] = W_g[co][KH-1-kh][KW-1-kw][ci]. As the GEMM's B operand, stored
+// (K' = KH*KW*og, cg) untransposed, row (kh, kw, co) of it is W_g[co][KH-1-kh][KW-1-kw][:], a
+// contiguous run of cg channels: the GEMM reads the flipped filters through this RowSource
+// without their ever being built.
 template <class T>
-void forward(T* y, const T* x, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
+struct FlippedFilters {
+  const T* w;
+  const Conv2dShape* s;  // the convolution being differentiated
+  int64_t g;
+};
+
+template <class T>
+void read_flipped_filters(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, void* out,
+                          int64_t ld) {
+  const FlippedFilters<T>& f = *static_cast<const FlippedFilters<T>*>(context);
+  const Conv2dShape& s = *f.s;
+  const int64_t og = s.group_out(), cg = s.group_in(), kh_n = s.kernel_h, kw_n = s.kernel_w;
+  T* dst = static_cast<T*>(out);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t q = row + r, co = q % og, tap = q / og, kh = tap / kw_n, kw = tap % kw_n;
+    const T* src = f.w + (((f.g * og + co) * kh_n + (kh_n - 1 - kh)) * kw_n + (kw_n - 1 - kw)) * cg + col;
+    std::memcpy(dst + r * ld, src, size_t(count) * sizeof(T));
+  }
+}
+
+// The filters of a convolution as the GEMM's B operand for group g: stored W_g (og, K), read
+// transposed; or flipped, read through FlippedFilters (whose context must outlive the GEMM).
+template <class T>
+struct Filters {
+  const T* w = nullptr;
+  const Conv2dShape* flipped_from = nullptr;  // non-null: the flipped filters of this convolution
+};
+
+template <class T>
+void forward(T* y, const T* x, const Filters<T>& filters, DType dtype, Accumulation acc, const Conv2dShape& s) {
   const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
+  const T* w = filters.w;
   for (int64_t g = 0; g < s.groups; ++g) {
-    if (is_pointwise(s)) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T, straight from the NHWC tensor
+    if (is_pointwise(s) && filters.flipped_from == nullptr) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T
       gemm(dtype, acc,
            make_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
                      s.out_channels, 0.0f));
@@ -268,7 +304,15 @@ void forward(T* y, const T* x, const T* w, DType dtype, Accumulation acc, const 
     }
     const Patches<T> patches{x, &s, g};
     const RowSource source{read_patches<T>, &patches};
+    const FlippedFilters<T> flipped{w, filters.flipped_from, g};
+    const RowSource flipped_source{read_flipped_filters<T>, &flipped};
     GemmArgs args = make_args(false, true, rows, og, k, nullptr, 0, w + g * og * k, k, y + g * og, s.out_channels, 0.0f);
+    if (filters.flipped_from != nullptr) {
+      args.trans_b = false;
+      args.b = nullptr;
+      args.ldb = 0;
+      args.b_rows = &flipped_source;
+    }
     args.a_rows = &source;
     gemm(dtype, acc, args);
   }
@@ -292,10 +336,9 @@ void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation a
   }
 }
 
-// A stride-1 convolution's input gradient is itself a convolution: of dy, padded by
-// dilation * (kernel - 1) - pad, with the filters flipped in space and their channel roles
-// swapped, W'_g[ci][kh][kw][co] = W_g[co][KH-1-kh][KW-1-kw][ci]. False when the padding exceeds
-// what that allows (then the col2im path runs).
+// The input gradient of a stride-1 convolution as the forward convolution of dy with the
+// flipped filters (see FlippedFilters). False when the padding exceeds what that allows (then
+// the col2im path runs).
 template <class T>
 bool backward_data_as_convolution(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
   if (s.stride_h != 1 || s.stride_w != 1) return false;
@@ -307,19 +350,7 @@ bool backward_data_as_convolution(T* dx, const T* dy, const T* w, DType dtype, A
   t.pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h;
   t.pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
   if (t.pad_h < 0 || t.pad_w < 0) return false;
-  const int64_t cg = s.group_in(), og = s.group_out(), kh_n = s.kernel_h, kw_n = s.kernel_w;
-  thread_local std::vector<T> flipped;
-  flipped.resize(size_t(s.out_channels * kh_n * kw_n * cg));
-  // Written in order (reads stride by a filter): the scattered side is the one that stays in cache.
-  T* dst = flipped.data();
-  for (int64_t g = 0; g < s.groups; ++g)
-    for (int64_t ci = 0; ci < cg; ++ci)
-      for (int64_t kh = 0; kh < kh_n; ++kh)
-        for (int64_t kw = 0; kw < kw_n; ++kw) {
-          const T* src = w + (g * og * kh_n + (kh_n - 1 - kh)) * kw_n * cg + (kw_n - 1 - kw) * cg + ci;
-          for (int64_t co = 0; co < og; ++co) *dst++ = src[co * kh_n * kw_n * cg];
-        }
-  forward(dx, dy, flipped.data(), dtype, acc, t);
+  forward(dx, dy, Filters<T>{w, &s}, dtype, acc, t);
   return true;
 }
 
@@ -382,7 +413,7 @@ void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumula
   s.validate();
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward(static_cast<T*>(y), static_cast<const T*>(x), static_cast<const T*>(w), dtype, acc, s);
+    forward(static_cast<T*>(y), static_cast<const T*>(x), Filters<T>{static_cast<const T*>(w)}, dtype, acc, s);
   });
 }
 
