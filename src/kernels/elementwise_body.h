@@ -102,13 +102,7 @@ void philox_blocks(uint32_t* out, uint64_t key, uint64_t stream, uint64_t block0
       k0 += 0x9E3779B9u;
       k1 += 0xBB67AE85u;
     }
-    uint32_t words[4][S::lanes];
-    S::store_u32(words[0], c0);
-    S::store_u32(words[1], c1);
-    S::store_u32(words[2], c2);
-    S::store_u32(words[3], c3);
-    for (int j = 0; j < S::lanes; ++j)
-      for (int k = 0; k < 4; ++k) out[4 * (b + j) + k] = words[k][j];
+    S::store_u32_interleaved4(out + 4 * b, c0, c1, c2, c3);
   }
 }
 

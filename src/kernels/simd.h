@@ -9,6 +9,7 @@
 //                                            integer rounding), a NaN stays NaN and turns quiet
 //   load_bits(p, count) / store_bits(...)    raw bits of each element, zero-extended to 32 bits
 //   load_u32(p, count)                       32-bit words
+//   store_u32_interleaved4(p, a, b, c, d)    p[4 j + k] = lane j of the k-th vector (4 * lanes words)
 // where count is Full{} (S::lanes elements) or Partial{n} (the first n < S::lanes; the other
 // lanes read as zero and are not written), so loop tails run the same code as the body.
 // Arithmetic maps one-to-one onto instructions (add, mul, fma, max, compare, select, integer

@@ -36,6 +36,19 @@ struct Avx2 {
   static void store_bits(bf16* p, I v, Full) { store128(p, narrow16(v)); }
   static I load_u32(const uint32_t* p, Full) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static void store_u32(uint32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  /// p[4 j + k] = word j of the k-th vector (a, b, c, d): 32 words, a 4 x 8 transpose.
+  static void store_u32_interleaved4(uint32_t* p, I a, I b, I c, I d) {
+    const I ab_lo = _mm256_unpacklo_epi32(a, b), ab_hi = _mm256_unpackhi_epi32(a, b);
+    const I cd_lo = _mm256_unpacklo_epi32(c, d), cd_hi = _mm256_unpackhi_epi32(c, d);
+    // 128-bit lane L of q_r holds the four words of lane 4 L + r.
+    const I q0 = _mm256_unpacklo_epi64(ab_lo, cd_lo), q1 = _mm256_unpackhi_epi64(ab_lo, cd_lo);
+    const I q2 = _mm256_unpacklo_epi64(ab_hi, cd_hi), q3 = _mm256_unpackhi_epi64(ab_hi, cd_hi);
+    auto* out = reinterpret_cast<__m256i*>(p);
+    _mm256_storeu_si256(out, _mm256_permute2x128_si256(q0, q1, 0x20));
+    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(q2, q3, 0x20));
+    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(q0, q1, 0x31));
+    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(q2, q3, 0x31));
+  }
   static float first_lane(F v) { return _mm256_cvtss_f32(v); }
 
   // Memory, the first k.n lanes: AVX2 has no 16-bit masked moves, so every partial access

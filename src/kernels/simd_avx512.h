@@ -41,6 +41,22 @@ struct Avx512 {
   static void store_bits(bf16* p, I v, Full) { store256(p, _mm512_cvtepi32_epi16(v)); }
   static I load_u32(const uint32_t* p, Full) { return _mm512_loadu_si512(p); }
   static void store_u32(uint32_t* p, I v) { _mm512_storeu_si512(p, v); }
+  /// p[4 j + k] = word j of the k-th vector (a, b, c, d): 64 words, a 4 x 16 transpose.
+  static void store_u32_interleaved4(uint32_t* p, I a, I b, I c, I d) {
+    const I ab_lo = _mm512_unpacklo_epi32(a, b), ab_hi = _mm512_unpackhi_epi32(a, b);
+    const I cd_lo = _mm512_unpacklo_epi32(c, d), cd_hi = _mm512_unpackhi_epi32(c, d);
+    // 128-bit lane L of q[r] holds the four words of lane 4 L + r.
+    const I q[4] = {_mm512_unpacklo_epi64(ab_lo, cd_lo), _mm512_unpackhi_epi64(ab_lo, cd_lo),
+                    _mm512_unpacklo_epi64(ab_hi, cd_hi), _mm512_unpackhi_epi64(ab_hi, cd_hi)};
+    for (int half = 0; half < 2; ++half) {  // lanes 0-1 of each q, then lanes 2-3
+      const I x = half == 0 ? _mm512_shuffle_i32x4(q[0], q[1], _MM_SHUFFLE(1, 0, 1, 0))
+                            : _mm512_shuffle_i32x4(q[0], q[1], _MM_SHUFFLE(3, 2, 3, 2));
+      const I y = half == 0 ? _mm512_shuffle_i32x4(q[2], q[3], _MM_SHUFFLE(1, 0, 1, 0))
+                            : _mm512_shuffle_i32x4(q[2], q[3], _MM_SHUFFLE(3, 2, 3, 2));
+      _mm512_storeu_si512(p + 32 * half, _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(2, 0, 2, 0)));
+      _mm512_storeu_si512(p + 32 * half + 16, _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+  }
   static float first_lane(F v) { return _mm512_cvtss_f32(v); }
 
   // Memory, the first k.n lanes, by masked moves (masked-off lanes are never touched).
