@@ -91,6 +91,16 @@ void jpeg_emit_message(j_common_ptr cinfo, int level) {
   ++cinfo->err->num_warnings;
 }
 
+// Points a (de)compressor's error handling at `error`, cleared: errors jump back to error.jump
+// with their message, and warnings go through jpeg_emit_message.
+jpeg_error_mgr* install_jpeg_errors(JpegError& error) {
+  std::memset(&error, 0, sizeof error);
+  jpeg_error_mgr* mgr = jpeg_std_error(&error.mgr);
+  mgr->error_exit = jpeg_error_exit;
+  mgr->emit_message = jpeg_emit_message;
+  return mgr;
+}
+
 // Adobe CMYK JPEGs store inverted ink values, so a stored value of 255 means no ink.
 void cmyk_row_to_rgb(uint8_t* rgb, const uint8_t* cmyk, int64_t width, bool inverted) {
   for (int64_t x = 0; x < width; ++x) {
@@ -143,10 +153,7 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& source) {
   jpeg_decompress_struct cinfo;
   JpegError error;
   std::memset(&cinfo, 0, sizeof cinfo);
-  std::memset(&error, 0, sizeof error);
-  cinfo.err = jpeg_std_error(&error.mgr);
-  error.mgr.error_exit = jpeg_error_exit;
-  error.mgr.emit_message = jpeg_emit_message;
+  cinfo.err = install_jpeg_errors(error);
   Image image;
   const bool ok = jpeg_decode_into(&cinfo, &error, data, size, &image);
   jpeg_destroy_decompress(&cinfo);
@@ -308,10 +315,7 @@ void write_jpeg(const std::filesystem::path& path, const Image& image, int quali
   jpeg_compress_struct cinfo;
   JpegError error;
   std::memset(&cinfo, 0, sizeof cinfo);
-  std::memset(&error, 0, sizeof error);
-  cinfo.err = jpeg_std_error(&error.mgr);
-  error.mgr.error_exit = jpeg_error_exit;
-  error.mgr.emit_message = jpeg_emit_message;
+  cinfo.err = install_jpeg_errors(error);
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
   const bool ok = jpeg_encode_into(&cinfo, &error, &image, quality, &buffer, &size);
