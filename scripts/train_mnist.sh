@@ -14,7 +14,7 @@ cmake --build build --target pure16_cli
 # other CPUs that GEMM is the scalar reference, so the main job sums in binary32 there instead
 # (unless told otherwise).
 extra=()
-if build/pure16 info | grep -q "f16-block accum: scalar" && [[ " $* " != *" --accumulation"* ]]; then
+if build/pure16 info --json | grep -q '"f16/f16-block": *"scalar"' && [[ " $* " != *" --accumulation"* ]]; then
   echo "train_mnist.sh: no AVX512-FP16 here: training with --accumulation f32" >&2
   extra=(--accumulation f32)
 fi

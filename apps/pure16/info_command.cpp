@@ -1,7 +1,12 @@
-// `pure16 info`: what this CPU offers and which kernel variant each op runs.
+// `pure16 info`: what this CPU offers and which kernel variant each op runs, as a table or (with
+// --json) one JSON document whose keys scripts can rely on.
 #include <omp.h>
 
 #include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
 
 #include "commands.h"
 #include "pure16/kernels/elementwise.h"
@@ -12,19 +17,38 @@ namespace pure16::cli {
 
 Command add_info_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("info", "Show the detected instruction sets and the kernel variants in use");
-  return {sub, [] {
+  auto json = std::make_shared<bool>(false);
+  sub->add_flag("--json", *json,
+                "One JSON document: detected_isa, active_isa, threads, gemm (\"dtype/accumulation\": variant), "
+                "elementwise (op: variant)");
+  return {sub, [json] {
     using kernels::Accumulation;
-    std::cout << "detected ISA: " << kernels::isa_name(kernels::detected_isa()) << "\n"
-              << "active ISA:   " << kernels::isa_name(kernels::active_isa()) << " (cap with PURE16_ISA)\n"
-              << "threads:      " << omp_get_max_threads() << "\n"
-              << "gemm f32:            " << kernels::gemm_variant(DType::f32, Accumulation::f32) << "\n"
-              << "gemm f16, f32 accum: " << kernels::gemm_variant(DType::f16, Accumulation::f32) << "\n"
-              << "gemm f16, f16 accum: " << kernels::gemm_variant(DType::f16, Accumulation::f16) << "\n"
-              << "gemm f16, f16-block accum: " << kernels::gemm_variant(DType::f16, Accumulation::f16_block) << "\n"
-              << "gemm bf16, f32 accum: " << kernels::gemm_variant(DType::bf16, Accumulation::f32) << "\n";
+    const std::pair<DType, Accumulation> gemm_kinds[] = {{DType::f32, Accumulation::f32},
+                                                         {DType::f16, Accumulation::f32},
+                                                         {DType::f16, Accumulation::f16},
+                                                         {DType::f16, Accumulation::f16_block},
+                                                         {DType::bf16, Accumulation::f32}};
+    nlohmann::json doc = {{"detected_isa", kernels::isa_name(kernels::detected_isa())},
+                          {"active_isa", kernels::isa_name(kernels::active_isa())},
+                          {"threads", omp_get_max_threads()}};
+    for (const auto& [dtype, acc] : gemm_kinds)
+      doc["gemm"][std::string(dtype_name(dtype)) + "/" + std::string(kernels::accumulation_name(acc))] =
+          kernels::gemm_variant(dtype, acc);
     for (const char* op : {"convert", "convert_stochastic", "add_bias", "relu_forward", "relu_backward", "sum_rows",
-                           "dropout", "count_nonfinite", "softmax_cross_entropy"})
-      std::cout << "  " << op << ": " << kernels::elementwise_variant(op) << "\n";
+                           "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update"})
+      doc["elementwise"][op] = kernels::elementwise_variant(op);
+    if (*json) {
+      std::cout << doc.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << "detected ISA: " << doc["detected_isa"].get<std::string>() << "\n"
+              << "active ISA:   " << doc["active_isa"].get<std::string>() << " (cap with PURE16_ISA)\n"
+              << "threads:      " << omp_get_max_threads() << "\n";
+    for (const auto& [dtype, acc] : gemm_kinds)
+      std::cout << "gemm " << dtype_name(dtype) << ", " << kernels::accumulation_name(acc)
+                << " accum: " << kernels::gemm_variant(dtype, acc) << "\n";
+    for (const auto& [op, variant] : doc["elementwise"].items())
+      std::cout << "  " << op << ": " << variant.get<std::string>() << "\n";
     return 0;
   }};
 }

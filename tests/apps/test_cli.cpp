@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "pure16/kernels/elementwise.h"
+#include "pure16/kernels/gemm.h"
 #include "support/cli.h"
 
 namespace {
@@ -21,7 +23,9 @@ std::filesystem::path scratch_dir() {
   return dir;
 }
 
-CliResult run_cli(const std::string& args) { return pure16::testing::run_cli(args, scratch_dir()); }
+CliResult run_cli(const std::string& args, const std::string& env = "") {
+  return pure16::testing::run_cli(args, scratch_dir(), env);
+}
 
 TEST(Cli, UnknownFlagIsRejectedWithUsage) {
   const CliResult r = run_cli("train --epochz 3");
@@ -111,6 +115,24 @@ TEST(Cli, InfoNamesTheKernels) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("detected ISA"), std::string::npos);
   EXPECT_NE(r.out.find("gemm f16, f16 accum"), std::string::npos);
+}
+
+TEST(Cli, InfoJsonGivesEveryKernelVariant) {
+  const CliResult r = run_cli("info --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(doc["detected_isa"].get<std::string>().empty());
+  EXPECT_GE(doc["threads"].get<int>(), 1);
+  // scripts/train_mnist.sh reads this key.
+  EXPECT_EQ(doc["gemm"]["f16/f16-block"],
+            std::string(pure16::kernels::gemm_variant(pure16::DType::f16, pure16::kernels::Accumulation::f16_block)));
+  EXPECT_EQ(doc["gemm"].size(), 5u);
+  EXPECT_EQ(doc["elementwise"]["sgd_update"], std::string(pure16::kernels::elementwise_variant("sgd_update")));
+  // Capped to the portable path, every variant is the scalar reference.
+  const CliResult scalar = run_cli("info --json", "PURE16_ISA=scalar");
+  ASSERT_EQ(scalar.exit_code, 0) << scalar.err;
+  for (const auto& [kind, variant] : nlohmann::json::parse(scalar.out)["gemm"].items())
+    EXPECT_EQ(variant, "scalar") << kind;
 }
 
 }  // namespace
