@@ -6,7 +6,10 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "pure16/kernels/elementwise.h"
 
 namespace pure16::kernels {
 namespace {
@@ -40,44 +43,64 @@ int64_t avg_count(const Pool2dShape& s, int64_t oh, int64_t ow, bool count_inclu
   return (h.end - h.begin) * (w.end - w.begin);
 }
 
-// Window maxima into y and/or the window-local index of each winner into argmax (either may
-// be null): the forward pass wants y; the backward pass recomputes argmax from the saved input
-// rather than keeping 4 bytes of indices per output alive between the passes.
-template <class T>
-void maxpool_windows(T* y, int32_t* argmax, const T* x, const Pool2dShape& s) {
-  using Acc = compute_t<T>;
+// Calls visit(n, oh, ow, out, best) for every output pixel, best[c] pointing at the input
+// element that wins channel c's window: the first maximum, or the last NaN (which then
+// propagates, as in PyTorch). Images are split over threads when `parallel`.
+template <class T, class Visit>
+void for_each_window_max(const T* x, const Pool2dShape& s, bool parallel, Visit visit) {
   const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
-#pragma omp parallel if (s.batch * oh_n * ow_n * c_n > kParallelThreshold)
+#pragma omp parallel if (parallel)
   {
-    std::vector<Acc> best(static_cast<size_t>(c_n));
-    std::vector<int32_t> winner(static_cast<size_t>(c_n));
-#pragma omp for collapse(2) schedule(static)
+    std::vector<const T*> best(static_cast<size_t>(c_n));
+#pragma omp for schedule(static)
     for (int64_t n = 0; n < s.batch; ++n)
       for (int64_t oh = 0; oh < oh_n; ++oh) {
         const Window h = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
         for (int64_t ow = 0; ow < ow_n; ++ow) {
           const Window w = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
-          const int64_t out = ((n * oh_n + oh) * ow_n + ow) * c_n;
-          std::fill(winner.begin(), winner.end(), -1);
+          bool first = true;
           for (int64_t ih = h.begin; ih < h.end; ++ih)
             for (int64_t iw = w.begin; iw < w.end; ++iw) {
               const T* xp = x + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
-              const int32_t k = int32_t((ih - (oh * s.stride_h - s.pad_h)) * s.kernel_w + (iw - (ow * s.stride_w - s.pad_w)));
+              if (first) {
+                for (int64_t c = 0; c < c_n; ++c) best[size_t(c)] = xp + c;
+                first = false;
+                continue;
+              }
               for (int64_t c = 0; c < c_n; ++c) {
-                const Acc v = load_value(xp[c]);
-                // The first element, a larger one, or NaN (which then propagates, as in PyTorch).
-                if (winner[size_t(c)] < 0 || v > best[size_t(c)] || std::isnan(v)) {
-                  best[size_t(c)] = v;
-                  winner[size_t(c)] = k;
-                }
+                const auto v = load_value(xp[c]);
+                if (v > load_value(*best[size_t(c)]) || std::isnan(v)) best[size_t(c)] = xp + c;
               }
             }
-          if (y)
-            for (int64_t c = 0; c < c_n; ++c) y[out + c] = store_value<T>(best[size_t(c)]);
-          if (argmax) std::copy(winner.begin(), winner.end(), argmax + out);
+          visit(n, ((n * oh_n + oh) * ow_n + ow) * c_n, best.data());
         }
       }
   }
+}
+
+template <class T>
+void maxpool_forward(T* y, const T* x, const Pool2dShape& s) {
+  const int64_t c_n = s.channels;
+  for_each_window_max(x, s, s.batch * s.out_h() * s.out_w() * c_n > kParallelThreshold,
+                      [&](int64_t, int64_t out, const T* const* best) {
+                        for (int64_t c = 0; c < c_n; ++c) y[out + c] = *best[c];
+                      });
+}
+
+// The gradient goes to each window's winner. One thread owns each image's dx, and within an
+// image the outputs come in order, so an input element in several windows sums their gradients
+// in a fixed order (the order of the windows), for any thread count.
+template <class T>
+void maxpool_backward(T* dx, const T* dy, const T* x, const Pool2dShape& s) {
+  const int64_t c_n = s.channels, image = s.in_h * s.in_w * c_n;
+  std::fill(dx, dx + s.batch * image, T(0));
+  for_each_window_max(x, s, s.batch > 1 && s.batch * image > kParallelThreshold,
+                      [&](int64_t, int64_t out, const T* const* best) {
+                        for (int64_t c = 0; c < c_n; ++c) {
+                          T* target = dx + (best[c] - x);
+                          *target = store_value<T>(load_value(*target) + load_value(dy[out + c]));
+                        }
+                      });
 }
 
 // dx[n, ih, iw, :] = sum over the outputs covering (ih, iw) of contribution(out_offset, oh, ow,
@@ -107,16 +130,6 @@ void gather_backward(T* dx, const Pool2dShape& s, Contribution contribution) {
         }
       }
   }
-}
-
-template <class T>
-void maxpool_backward(T* dx, const T* dy, const T* x, const Pool2dShape& s) {
-  using Acc = compute_t<T>;
-  std::vector<int32_t> argmax(static_cast<size_t>(s.batch * s.out_h() * s.out_w() * s.channels));
-  maxpool_windows<T>(nullptr, argmax.data(), x, s);
-  gather_backward(dx, s, [&](int64_t out, int64_t, int64_t, int32_t k, int64_t c) {
-    return argmax[out + c] == k ? load_value(dy[out + c]) : Acc(0);
-  });
 }
 
 template <class T>
@@ -199,36 +212,67 @@ void Pool2dShape::validate() const {
     fail("kernel is larger than the padded input of size", out_h() <= 0 ? in_h + 2 * pad_h : in_w + 2 * pad_w);
 }
 
-void maxpool2d_forward(void* y, const void* x, DType dtype, const Pool2dShape& s) {
-  s.validate();
+namespace {
+
+// fp16 and bf16 pooling runs on binary32 copies: the loops above are scalar, and a software
+// conversion per element made them a quarter of a LeNet step. The vectorized conversions are
+// exact on the way in and round once to nearest even on the way out, as store_value would, so
+// the results are the same bits.
+bool narrow(DType dtype) { return dtype == DType::f16 || dtype == DType::bf16; }
+
+std::vector<float> widened(const void* src, DType dtype, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+  convert(out.data(), DType::f32, src, dtype, n);
+  return out;
+}
+
+int64_t input_numel(const Pool2dShape& s) { return s.batch * s.in_h * s.in_w * s.channels; }
+int64_t output_numel(const Pool2dShape& s) { return s.batch * s.out_h() * s.out_w() * s.channels; }
+
+// Calls pool(out, in...) with every pointer typed T, or on binary32 copies for fp16/bf16 (then
+// out, of out_n elements, is written back rounded).
+template <class Pool, class... In>
+void typed_or_widened(DType dtype, void* out, int64_t out_n, Pool pool, In... in) {  // In: (pointer, count)
+  if (narrow(dtype)) {
+    std::vector<float> result(static_cast<size_t>(out_n));
+    pool(result.data(), widened(in.first, dtype, in.second).data()...);
+    convert(out, dtype, result.data(), DType::f32, out_n);
+    return;
+  }
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    maxpool_windows(static_cast<T*>(y), nullptr, static_cast<const T*>(x), s);
+    pool(static_cast<T*>(out), static_cast<const T*>(in.first)...);
   });
+}
+
+}  // namespace
+
+void maxpool2d_forward(void* y, const void* x, DType dtype, const Pool2dShape& s) {
+  s.validate();
+  typed_or_widened(
+      dtype, y, output_numel(s), [&](auto* out, const auto* in) { maxpool_forward(out, in, s); },
+      std::pair{x, input_numel(s)});
 }
 
 void maxpool2d_backward(void* dx, const void* dy, const void* x, DType dtype, const Pool2dShape& s) {
   s.validate();
-  dispatch(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    maxpool_backward(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(x), s);
-  });
+  typed_or_widened(
+      dtype, dx, input_numel(s), [&](auto* out, const auto* grad, const auto* in) { maxpool_backward(out, grad, in, s); },
+      std::pair{dy, output_numel(s)}, std::pair{x, input_numel(s)});
 }
 
 void avgpool2d_forward(void* y, const void* x, DType dtype, const Pool2dShape& s, bool count_include_pad) {
   s.validate();
-  dispatch(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    avgpool_forward(static_cast<T*>(y), static_cast<const T*>(x), s, count_include_pad);
-  });
+  typed_or_widened(
+      dtype, y, output_numel(s), [&](auto* out, const auto* in) { avgpool_forward(out, in, s, count_include_pad); },
+      std::pair{x, input_numel(s)});
 }
 
 void avgpool2d_backward(void* dx, const void* dy, DType dtype, const Pool2dShape& s, bool count_include_pad) {
   s.validate();
-  dispatch(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    avgpool_backward(static_cast<T*>(dx), static_cast<const T*>(dy), s, count_include_pad);
-  });
+  typed_or_widened(
+      dtype, dx, input_numel(s), [&](auto* out, const auto* grad) { avgpool_backward(out, grad, s, count_include_pad); },
+      std::pair{dy, output_numel(s)});
 }
 
 void global_avgpool_forward(void* y, const void* x, DType dtype, int64_t batch, int64_t pixels, int64_t channels) {

@@ -120,6 +120,26 @@ TEST(Pooling, Fp16AveragesWithinRoundingBound) {
   }
 }
 
+TEST(Pooling, Fp16AndBf16MaxPoolAreExact) {
+  // A maximum and the routing of a gradient to it involve no rounding: in fp16 and bf16 the
+  // forward output and the input gradient equal the float64 results (gradients are small
+  // integers, whose sums over overlapping windows are exact).
+  const Shape shape{2, 9, 9, 6};
+  for (DType dtype : {DType::f16, DType::bf16}) {
+    const Tensor x = Tensor::from_doubles(testing::random_values(shape_numel(shape), 5, -4, 4), shape, dtype);
+    MaxPool2d pool(3, 2, 1);
+    Context ctx, ctx64;
+    const Tensor y = pool.forward(x, ctx, RunOptions{});
+    const Tensor y64 = pool.forward(x.to(DType::f64), ctx64, RunOptions{});
+    EXPECT_EQ(y.to_doubles(), y64.to_doubles()) << dtype_name(dtype);
+    std::vector<double> ones(size_t(shape_numel(y.shape())));
+    for (size_t i = 0; i < ones.size(); ++i) ones[i] = double(i % 7);
+    const Tensor dx = pool.backward(Tensor::from_doubles(ones, y.shape(), dtype), ctx, RunOptions{}, true);
+    const Tensor dx64 = pool.backward(Tensor::from_doubles(ones, y.shape(), DType::f64), ctx64, RunOptions{}, true);
+    EXPECT_EQ(dx.to_doubles(), dx64.to_doubles()) << dtype_name(dtype);
+  }
+}
+
 TEST(Pooling, RejectsBadSettingsAndShapes) {
   EXPECT_THROW(MaxPool2d(3, 1, 2), std::invalid_argument);  // padding more than half the kernel
   EXPECT_THROW(AvgPool2d(0), std::invalid_argument);
