@@ -108,7 +108,6 @@ void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, i
   const bool contiguous_rows = s.groups == 1 && s.dilation_w == 1;
   // Consecutive rows are consecutive output pixels: divide once, then step (n, oh, ow).
   int64_t n = row / (oh_n * ow_n), oh = row / ow_n % oh_n, ow = row % ow_n;
-  const bool whole_rows = contiguous_rows && col == 0 && count == s.patch();
   const auto next_pixel = [&] {
     if (++ow == ow_n) {
       ow = 0;
@@ -121,12 +120,17 @@ void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, i
   for (int64_t i = 0; i < rows; ++i, next_pixel()) {
     T* dst = static_cast<T*>(out) + i * ld;  // column c at dst[c - col]
     const int64_t iw0 = ow * s.stride_w - s.pad_w, ih0 = oh * s.stride_h - s.pad_h;
-    // A whole patch away from the borders (most of them): one copy per kernel row, no bounds.
-    if (whole_rows && iw0 >= 0 && iw0 + kw_n <= s.in_w && ih0 >= 0 &&
+    // A patch away from the borders (most of them) is KH contiguous runs, one per kernel row:
+    // the asked-for columns (a K cache block of the GEMM) take one copy per run they meet.
+    if (contiguous_rows && iw0 >= 0 && iw0 + kw_n <= s.in_w && ih0 >= 0 &&
         ih0 + (s.kernel_h - 1) * s.dilation_h < s.in_h) {
       const T* src = x_row(p.x, s, n, ih0) + iw0 * s.in_channels;
       const int64_t kernel_row_stride = s.dilation_h * s.in_w * s.in_channels;
-      for (int64_t kh = 0; kh < s.kernel_h; ++kh) copy_run(dst + kh * row_len, src + kh * kernel_row_stride, row_len);
+      for (int64_t c = col, end = col + count; c < end;) {
+        const int64_t kh = c / row_len, within = c - kh * row_len, len = std::min(end - c, row_len - within);
+        copy_run(dst + (c - col), src + kh * kernel_row_stride + within, len);
+        c += len;
+      }
       continue;
     }
     for (int64_t c = col, end = col + count; c < end;) {
