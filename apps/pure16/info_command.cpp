@@ -34,7 +34,7 @@ Command add_info_command(CLI::App& app) {
     for (const auto& [dtype, acc] : gemm_kinds)
       doc["gemm"][std::string(dtype_name(dtype)) + "/" + std::string(kernels::accumulation_name(acc))] =
           kernels::gemm_variant(dtype, acc);
-    for (const char* op : {"convert", "convert_stochastic", "add_bias", "relu_forward", "relu_backward", "sum_rows",
+    for (const char* op : {"convert", "convert_stochastic", "add", "add_bias", "relu_forward", "relu_backward", "sum_rows",
                            "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update"})
       doc["elementwise"][op] = kernels::elementwise_variant(op);
     if (*json) {

@@ -14,6 +14,7 @@ void convert_stochastic(void* dst, DType dst_type, const float* src, int64_t n, 
                         uint64_t first_index) {
   kernel_table().convert_stochastic.fn(dst, dst_type, src, n, seed, stream, first_index);
 }
+void add(void* out, const void* a, const void* b, DType dtype, int64_t n) { kernel_table().add.fn(out, a, b, dtype, n); }
 void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols) {
   kernel_table().add_bias.fn(y, bias, dtype, rows, cols);
 }
@@ -42,6 +43,7 @@ std::string_view elementwise_variant(std::string_view op) {
   const KernelTable& t = kernel_table();
   if (op == "convert") return isa_name(t.convert.isa);
   if (op == "convert_stochastic") return isa_name(t.convert_stochastic.isa);
+  if (op == "add") return isa_name(t.add.isa);
   if (op == "add_bias") return isa_name(t.add_bias.isa);
   if (op == "relu_forward") return isa_name(t.relu_forward.isa);
   if (op == "relu_backward") return isa_name(t.relu_backward.isa);

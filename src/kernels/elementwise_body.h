@@ -248,6 +248,21 @@ void convert_stochastic(void* dst, DType dst_type, const float* src, int64_t n, 
 }
 
 template <class S>
+void add(void* out, const void* a, const void* b, DType dtype, int64_t n) {
+  if (dtype == DType::f64) return add_ref(out, a, b, dtype, n);
+  dispatch_vector(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* o = static_cast<T*>(out);
+    const T* pa = static_cast<const T*>(a);
+    const T* pb = static_cast<const T*>(b);
+    parallel_chunks(n, [&](int64_t begin, int64_t end) {
+      sweep<S>(begin, end,
+               [&](int64_t i, auto count) { S::store(o + i, S::add(S::load(pa + i, count), S::load(pb + i, count)), count); });
+    });
+  });
+}
+
+template <class S>
 void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols) {  // y: (rows, cols), bias: (cols)
   if (dtype == DType::f64) return add_bias_ref(y, bias, dtype, rows, cols);
   dispatch_vector(dtype, [&](auto tag) {
@@ -445,6 +460,7 @@ template <class S>
 void register_vector_elementwise(KernelTable& table, Isa isa) {
   table.convert.set(convert<S>, isa);
   table.convert_stochastic.set(convert_stochastic<S>, isa);
+  table.add.set(add<S>, isa);
   table.add_bias.set(add_bias<S>, isa);
   table.relu_forward.set(relu_forward<S>, isa);
   table.relu_backward.set(relu_backward<S>, isa);

@@ -76,6 +76,17 @@ void add_bias_ref(void* y, const void* bias, DType dtype, int64_t rows, int64_t 
   });
 }
 
+void add_ref(void* out, const void* a, const void* b, DType dtype, int64_t n) {
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* o = static_cast<T*>(out);
+    const T* pa = static_cast<const T*>(a);
+    const T* pb = static_cast<const T*>(b);
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = store_value<T>(load_value(pa[i]) + load_value(pb[i]));
+  });
+}
+
 void relu_forward_ref(void* y, const void* x, DType dtype, int64_t n) {
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -180,6 +191,7 @@ SoftmaxXentResult softmax_cross_entropy_ref(void* dlogits, const void* logits, c
 void register_elementwise_scalar(KernelTable& table) {
   table.convert.set(convert_ref, Isa::scalar);
   table.convert_stochastic.set(convert_stochastic_ref, Isa::scalar);
+  table.add.set(add_ref, Isa::scalar);
   table.add_bias.set(add_bias_ref, Isa::scalar);
   table.relu_forward.set(relu_forward_ref, Isa::scalar);
   table.relu_backward.set(relu_backward_ref, Isa::scalar);

@@ -19,6 +19,7 @@ enum class GemmKind { f32, f16_acc_f32, f16_acc_f16, f16_acc_f16_block, bf16_acc
 using GemmFn = void (*)(const GemmArgs&);
 using ConvertFn = void (*)(void*, DType, const void*, DType, int64_t);
 using ConvertStochasticFn = void (*)(void*, DType, const float*, int64_t, uint64_t, uint64_t, uint64_t);
+using AddFn = void (*)(void*, const void*, const void*, DType, int64_t);
 using AddBiasFn = void (*)(void*, const void*, DType, int64_t, int64_t);
 using ReluForwardFn = void (*)(void*, const void*, DType, int64_t);
 using ReluBackwardFn = void (*)(void*, const void*, const void*, DType, int64_t);
@@ -42,6 +43,7 @@ struct KernelTable {
   std::array<Entry<GemmFn>, size_t(GemmKind::count)> gemm;
   Entry<ConvertFn> convert;
   Entry<ConvertStochasticFn> convert_stochastic;
+  Entry<AddFn> add;
   Entry<AddBiasFn> add_bias;
   Entry<ReluForwardFn> relu_forward;
   Entry<ReluBackwardFn> relu_backward;

@@ -10,38 +10,10 @@
 namespace pure16::nn {
 namespace {
 
-// out = a + b, element-wise, in binary32 (binary64 for f64) and rounded once. fp16/bf16 go
-// through binary32 chunks with the dispatch table's vectorized conversion (a chunk is below its
-// threshold for a parallel region of its own, so it runs on the calling thread).
+// out = a + b, element-wise, in binary32 (binary64 for f64), rounded once.
 Tensor sum_of(const Tensor& a, const Tensor& b) {
-  constexpr int64_t kChunk = 1 << 15;  // amortizes the ~0.5 us fixed cost of a convert call
   Tensor out = Tensor::empty(a.shape(), a.dtype());
-  const int64_t n = a.numel();
-  const DType dtype = a.dtype();
-  dispatch(dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* pa = static_cast<const T*>(a.raw());
-    const T* pb = static_cast<const T*>(b.raw());
-    T* po = static_cast<T*>(out.raw());
-    if constexpr (std::is_same_v<T, compute_t<T>>) {
-#pragma omp parallel for schedule(static) if (n > (1 << 15))
-      for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
-    } else {
-      const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel if (n > (1 << 15))
-      {
-        std::vector<float> fa(kChunk), fb(kChunk);
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < chunks; ++c) {
-          const int64_t begin = c * kChunk, len = std::min(kChunk, n - begin);
-          kernels::convert(fa.data(), DType::f32, pa + begin, dtype, len);
-          kernels::convert(fb.data(), DType::f32, pb + begin, dtype, len);
-          for (int64_t i = 0; i < len; ++i) fa[size_t(i)] += fb[size_t(i)];
-          kernels::convert(po + begin, dtype, fa.data(), DType::f32, len);
-        }
-      }
-    }
-  });
+  kernels::add(out.raw(), a.raw(), b.raw(), a.dtype(), a.numel());
   return out;
 }
 

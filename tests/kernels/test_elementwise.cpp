@@ -220,7 +220,7 @@ TEST(Elementwise, VariantsReportTheLevelUnderTest) {
   for_each_isa([](Isa isa) {
     // avx512 is the highest level with element-wise variants (see elementwise_avx512bf16.cpp).
     const Isa expected = std::min(isa, Isa::avx512);
-    for (const char* op : {"convert", "convert_stochastic", "add_bias", "relu_forward", "relu_backward", "sum_rows",
+    for (const char* op : {"convert", "convert_stochastic", "add", "add_bias", "relu_forward", "relu_backward", "sum_rows",
                            "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update"})
       EXPECT_EQ(elementwise_variant(op), isa_name(expected)) << op << " at " << isa_name(isa);
   });
@@ -333,6 +333,35 @@ TEST(Elementwise, AddBiasAddsPerColumn) {
         Array out = y;
         add_bias(out.data(), bias.data(), t, rows, cols);
         expect_within(out, exact, bound);
+      });
+    }
+}
+
+TEST(Elementwise, AddRoundsTheBinary32SumOnce) {
+  for (DType t : kAllTypes)
+    for (int64_t n : kSizes) {
+      const Array a = with_specials(t, n, uint64_t(n) + 2), b = with_specials(t, n, uint64_t(n) + 3);
+      Array expected(t, n);
+      for (int64_t i = 0; i < n; ++i) {
+        if (t == DType::f64) expected.set(i, a.at(i) + b.at(i));
+        else expected.set(i, double(float(a.at(i)) + float(b.at(i))));  // exact in double, rounded once by set
+      }
+      // IEEE 754 leaves open which payload a sum of two NaNs carries (and a compiler may swap
+      // the operands): where the sum is NaN, any NaN will do.
+      const auto expect_sum = [&](const Array& out) {
+        Array want = expected;
+        for (int64_t i = 0; i < n; ++i)
+          if (std::isnan(expected.at(i)) && std::isnan(out.at(i))) want.set_bits(i, out.bits(i));
+        expect_same_bits(out, want, &a);
+      };
+      for_each_isa([&](Isa isa) {
+        SCOPED_TRACE(where(isa, t, n));
+        Array out(t, n);
+        add(out.data(), a.data(), b.data(), t, n);
+        expect_sum(out);
+        Array in_place = a;  // out aliasing an input
+        add(in_place.data(), in_place.data(), b.data(), t, n);
+        expect_sum(in_place);
       });
     }
 }

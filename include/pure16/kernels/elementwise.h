@@ -19,6 +19,9 @@ void convert(void* dst, DType dst_type, const void* src, DType src_type, int64_t
 void convert_stochastic(void* dst, DType dst_type, const float* src, int64_t n, uint64_t seed, uint64_t stream,
                         uint64_t first_index);
 
+/// out[i] = a[i] + b[i] (binary32 sum, one rounding to the dtype; binary64 for f64). out may
+/// alias a or b.
+void add(void* out, const void* a, const void* b, DType dtype, int64_t n);
 /// y[r, c] += bias[c] for a (rows, cols) matrix.
 void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols);
 /// y = max(x, 0). In place when y == x.
