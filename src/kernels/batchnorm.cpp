@@ -2,6 +2,10 @@
 // over fixed blocks of kBlockRows rows, each block summed in its own binary32 partials, then the
 // blocks in order: the result is the same for any thread count, and the error of a sum of M
 // terms is bounded by gamma_(kBlockRows + M / kBlockRows) instead of gamma_M.
+//
+// The passes over the rows (column sums, normalization, input gradient) are dispatch-table ops
+// (batchnorm_passes.h); this file holds their scalar references and the per-channel arithmetic
+// between them, which is the same whichever variant runs the passes.
 #include "pure16/kernels/batchnorm.h"
 
 #include <algorithm>
@@ -12,13 +16,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/batchnorm_passes.h"
+#include "kernels/kernel_table.h"
 #include "pure16/kernels/elementwise.h"
 
 namespace pure16::kernels {
 namespace {
 
-constexpr int64_t kBlockRows = 256;
-constexpr int64_t kParallelThreshold = 1 << 14;
+constexpr int64_t kBlockRows = kBatchnormBlockRows;
+constexpr int64_t kParallelThreshold = kBatchnormParallelThreshold;
 
 void check(const char* op, int64_t rows, int64_t channels, int64_t min_rows) {
   if (channels <= 0) throw std::invalid_argument(std::string(op) + ": channels must be positive, got " + std::to_string(channels));
@@ -53,19 +59,20 @@ std::vector<compute_t<T>> widened(const T* src, int64_t n) {
 
 int64_t tile_rows(int64_t channels) { return std::clamp<int64_t>(kTileElements / channels, 1, kBlockRows); }
 
-// sums[s][c] = sum over rows r of what term(row, part) adds to part[s * C + c], with row[i] the
-// binary32 (f64: binary64) values of row r of sources[i]; blocked as described at the top.
+// partial[(b * S + s) * C + c] = sum over the rows r of block b of what term(row, part) adds to
+// part[s * C + c], with row[i] the binary32 (f64: binary64) values of row r of sources[i].
 template <int S, class T, size_t I, class Term>
-auto column_sums(int64_t rows, int64_t channels, const std::array<const T*, I>& sources, Term term) {
+void block_sums(compute_t<T>* partial, int64_t rows, int64_t channels, const std::array<const T*, I>& sources,
+                Term term) {
   using Acc = compute_t<T>;
   const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows, tile = tile_rows(channels);
-  std::vector<Acc> partial(static_cast<size_t>(blocks * S * channels), Acc(0));  // (blocks, S, C)
+  std::fill(partial, partial + blocks * S * channels, Acc(0));
 #pragma omp parallel if (rows * channels > kParallelThreshold)
   {
     std::vector<Acc> tiles(static_cast<size_t>(int64_t(I) * tile * channels));
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
-      Acc* part = partial.data() + b * S * channels;
+      Acc* part = partial + b * S * channels;
       const int64_t b_end = std::min(rows, (b + 1) * kBlockRows);
       for (int64_t r0 = b * kBlockRows; r0 < b_end; r0 += tile) {
         const int64_t n = std::min(tile, b_end - r0);
@@ -79,12 +86,6 @@ auto column_sums(int64_t rows, int64_t channels, const std::array<const T*, I>& 
       }
     }
   }
-  std::array<std::vector<Acc>, S> sums;
-  for (auto& v : sums) v.assign(static_cast<size_t>(channels), Acc(0));
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int s = 0; s < S; ++s)
-      for (int64_t c = 0; c < channels; ++c) sums[size_t(s)][size_t(c)] += partial[size_t((b * S + s) * channels + c)];
-  return sums;
 }
 
 // For each tile of rows, in parallel: load `in` (I sources), call f(row_in, row_out) per row,
@@ -114,18 +115,133 @@ void map_rows(int64_t rows, int64_t channels, const std::array<const T*, I>& in,
   }
 }
 
+// ---- The reference passes (batchnorm_passes.h), for every dtype.
+
+template <class T>
+void sums_ref(BatchnormSum kind, compute_t<T>* partial, const T* a, const T* b, int64_t rows, int64_t channels,
+              const compute_t<T>* center) {
+  using Acc = compute_t<T>;
+  switch (kind) {
+    case BatchnormSum::shifted:
+      return block_sums<1, T, 1>(partial, rows, channels, {a}, [&](const auto& row, Acc* part) {
+        for (int64_t c = 0; c < channels; ++c) part[c] += row[0][c] - center[c];
+      });
+    case BatchnormSum::squared_deviation:
+      return block_sums<1, T, 1>(partial, rows, channels, {a}, [&](const auto& row, Acc* part) {
+        for (int64_t c = 0; c < channels; ++c) {
+          const Acc d = row[0][c] - center[c];
+          part[c] += d * d;
+        }
+      });
+    case BatchnormSum::gradient:
+      return block_sums<2, T, 2>(partial, rows, channels, {a, b}, [&](const auto& row, Acc* part) {
+        for (int64_t c = 0; c < channels; ++c) {
+          part[c] += row[0][c];
+          part[channels + c] += row[0][c] * row[1][c];
+        }
+      });
+  }
+}
+
+template <class T, class Acc>
+void normalize_ref(T* y, T* xhat, const T* x, int64_t rows, int64_t channels, const Acc* mean, const Acc* invstd,
+                   const Acc* weight, const Acc* bias) {
+  map_rows<T, 1, 2>(rows, channels, {x}, {xhat, y}, [&](const auto& in, const auto& out) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const Acc h = (in[0][c] - mean[c]) * invstd[c];
+      out[0][c] = h;
+      out[1][c] = h * weight[c] + bias[c];
+    }
+  });
+}
+
+template <class T, class Acc>
+void input_grad_ref(T* dx, const T* dy, const T* xhat, int64_t rows, int64_t channels, const Acc* scale,
+                    const Acc* mean_dy, const Acc* mean_dy_xhat) {
+  map_rows<T, 2, 1>(rows, channels, {dy, xhat}, {dx}, [&](const auto& in, const auto& out) {
+    for (int64_t c = 0; c < channels; ++c) out[0][c] = scale[c] * (in[0][c] - mean_dy[c] - in[1][c] * mean_dy_xhat[c]);
+  });
+}
+
+// Calls f(TypeTag<T>) for the dtypes the table's passes take.
+template <class F>
+void dispatch_binary32(DType dtype, F f) {
+  if (dtype == DType::f64) throw std::logic_error("batchnorm passes: f64 runs the binary64 reference directly");
+  dispatch(dtype, f);
+}
+
+void sums_table_ref(BatchnormSum kind, float* partial, const void* a, const void* b, DType dtype, int64_t rows,
+                    int64_t channels, const float* center) {
+  dispatch_binary32(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>)
+      sums_ref<T>(kind, partial, static_cast<const T*>(a), static_cast<const T*>(b), rows, channels, center);
+  });
+}
+void normalize_table_ref(void* y, void* xhat, const void* x, DType dtype, int64_t rows, int64_t channels,
+                         const float* mean, const float* invstd, const float* weight, const float* bias) {
+  dispatch_binary32(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>)
+      normalize_ref(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<const T*>(x), rows, channels, mean, invstd,
+                    weight, bias);
+  });
+}
+void input_grad_table_ref(void* dx, const void* dy, const void* xhat, DType dtype, int64_t rows, int64_t channels,
+                          const float* scale, const float* mean_dy, const float* mean_dy_xhat) {
+  dispatch_binary32(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>)
+      input_grad_ref(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(xhat), rows, channels,
+                     scale, mean_dy, mean_dy_xhat);
+  });
+}
+
+// ---- The passes as the kernels below call them: the table's variant for binary32 arithmetic,
+// the reference directly for f64.
+
+template <class T>
+struct Passes {
+  using Acc = compute_t<T>;
+  static constexpr bool kTable = !std::is_same_v<T, double>;
+
+  // sums[s][c] over all rows: the blocks' partials added in block order.
+  static std::array<std::vector<Acc>, 2> column_sums(BatchnormSum kind, const T* a, const T* b, int64_t rows,
+                                                     int64_t channels, const Acc* center) {
+    const int sums_per_channel = batchnorm_sum_count(kind);
+    const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+    std::vector<Acc> partial(static_cast<size_t>(blocks * sums_per_channel * channels));
+    if constexpr (kTable) kernel_table().batchnorm_sums.fn(kind, partial.data(), a, b, dtype_of<T>(), rows, channels, center);
+    else sums_ref<T>(kind, partial.data(), a, b, rows, channels, center);
+    std::array<std::vector<Acc>, 2> sums;
+    for (int s = 0; s < sums_per_channel; ++s) {
+      auto& out = sums[size_t(s)];
+      out.assign(static_cast<size_t>(channels), Acc(0));
+      for (int64_t blk = 0; blk < blocks; ++blk)
+        for (int64_t c = 0; c < channels; ++c) out[size_t(c)] += partial[size_t((blk * sums_per_channel + s) * channels + c)];
+    }
+    return sums;
+  }
+  static void normalize(T* y, T* xhat, const T* x, int64_t rows, int64_t channels, const Acc* mean, const Acc* invstd,
+                        const Acc* weight, const Acc* bias) {
+    if constexpr (kTable)
+      kernel_table().batchnorm_normalize.fn(y, xhat, x, dtype_of<T>(), rows, channels, mean, invstd, weight, bias);
+    else normalize_ref(y, xhat, x, rows, channels, mean, invstd, weight, bias);
+  }
+  static void input_grad(T* dx, const T* dy, const T* xhat, int64_t rows, int64_t channels, const Acc* scale,
+                         const Acc* mean_dy, const Acc* mean_dy_xhat) {
+    if constexpr (kTable)
+      kernel_table().batchnorm_input_grad.fn(dx, dy, xhat, dtype_of<T>(), rows, channels, scale, mean_dy, mean_dy_xhat);
+    else input_grad_ref(dx, dy, xhat, rows, channels, scale, mean_dy, mean_dy_xhat);
+  }
+};
+
 // y = xhat * weight + bias with xhat = (x - mean) * invstd, per element; xhat is stored too.
 template <class T, class Acc>
 void normalize(T* y, T* xhat, const T* x, const Acc* mean, const Acc* invstd, const T* weight, const T* bias,
                int64_t rows, int64_t channels) {
   const std::vector<Acc> w = widened(weight, channels), b = widened(bias, channels);
-  map_rows<T, 1, 2>(rows, channels, {x}, {xhat, y}, [&](const auto& in, const auto& out) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const Acc h = (in[0][c] - mean[c]) * invstd[c];
-      out[0][c] = h;
-      out[1][c] = h * w[size_t(c)] + b[size_t(c)];
-    }
-  });
+  Passes<T>::normalize(y, xhat, x, rows, channels, mean, invstd, w.data(), b.data());
 }
 
 template <class T>
@@ -135,18 +251,11 @@ void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, T* running_mean
   // Pass 1 sums x - x[0] (shifted data): the mean's rounding error then scales with the spread
   // of the values, not their magnitude (at mean 1000, std 1 the shifted terms are O(1)).
   const std::vector<Acc> shift = widened(x, channels);  // row 0
-  const auto [sum] = column_sums<1, T, 1>(rows, channels, {x}, [&](const auto& row, Acc* part) {
-    for (int64_t c = 0; c < channels; ++c) part[c] += row[0][c] - shift[size_t(c)];
-  });
+  const auto sum = Passes<T>::column_sums(BatchnormSum::shifted, x, nullptr, rows, channels, shift.data())[0];
   std::vector<Acc> mean(static_cast<size_t>(channels)), invstd(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) mean[size_t(c)] = shift[size_t(c)] + sum[size_t(c)] / Acc(rows);
   // Pass 2: the biased variance as the mean of squared deviations from that mean.
-  const auto [squares] = column_sums<1, T, 1>(rows, channels, {x}, [&](const auto& row, Acc* part) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const Acc d = row[0][c] - mean[size_t(c)];
-      part[c] += d * d;
-    }
-  });
+  const auto squares = Passes<T>::column_sums(BatchnormSum::squared_deviation, x, nullptr, rows, channels, mean.data())[0];
   const Acc m = Acc(momentum);
   for (int64_t c = 0; c < channels; ++c) {
     const size_t k = size_t(c);
@@ -179,12 +288,7 @@ template <class T>
 void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* invstd, const T* weight,
               int64_t rows, int64_t channels, bool batch_statistics) {
   using Acc = compute_t<T>;
-  const auto [sum_dy, sum_dy_xhat] = column_sums<2, T, 2>(rows, channels, {dy, xhat}, [&](const auto& row, Acc* part) {
-    for (int64_t c = 0; c < channels; ++c) {
-      part[c] += row[0][c];
-      part[channels + c] += row[0][c] * row[1][c];
-    }
-  });
+  const auto [sum_dy, sum_dy_xhat] = Passes<T>::column_sums(BatchnormSum::gradient, dy, xhat, rows, channels, nullptr);
   for (int64_t c = 0; c < channels; ++c) {
     dweight[c] = store_value<T>(load_value(dweight[c]) + sum_dy_xhat[size_t(c)]);
     dbias[c] = store_value<T>(load_value(dbias[c]) + sum_dy[size_t(c)]);
@@ -200,12 +304,7 @@ void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* 
       mean_dy_xhat[k] = sum_dy_xhat[k] / Acc(rows);
     }
   }
-  map_rows<T, 2, 1>(rows, channels, {dy, xhat}, {dx}, [&](const auto& in, const auto& out) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const size_t k = size_t(c);
-      out[0][c] = scale[k] * (in[0][c] - mean_dy[k] - in[1][c] * mean_dy_xhat[k]);
-    }
-  });
+  Passes<T>::input_grad(dx, dy, xhat, rows, channels, scale.data(), mean_dy.data(), mean_dy_xhat.data());
 }
 
 }  // namespace
@@ -243,6 +342,12 @@ void batchnorm_backward(void* dx, void* dweight, void* dbias, const void* dy, co
              static_cast<const T*>(xhat), static_cast<const T*>(invstd), static_cast<const T*>(weight), rows,
              channels, batch_statistics);
   });
+}
+
+void register_batchnorm_scalar(KernelTable& table) {
+  table.batchnorm_sums.set(sums_table_ref, Isa::scalar);
+  table.batchnorm_normalize.set(normalize_table_ref, Isa::scalar);
+  table.batchnorm_input_grad.set(input_grad_table_ref, Isa::scalar);
 }
 
 }  // namespace pure16::kernels

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 
+#include "kernels/batchnorm_passes.h"
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/kernels/isa.h"
@@ -52,6 +53,9 @@ struct KernelTable {
   Entry<CountNonFiniteFn> count_nonfinite;
   Entry<SoftmaxXentFn> softmax_cross_entropy;
   Entry<SgdUpdateFn> sgd_update;
+  Entry<BatchnormSumsFn> batchnorm_sums;
+  Entry<BatchnormNormalizeFn> batchnorm_normalize;
+  Entry<BatchnormInputGradFn> batchnorm_input_grad;
 };
 
 /// The table for the active ISA level.

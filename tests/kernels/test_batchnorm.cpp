@@ -1,0 +1,107 @@
+// The batch-normalization kernels at every ISA level the CPU supports give the scalar
+// reference's bits, for f32, fp16 and bf16: the vector passes do the reference's binary32
+// operations lane by lane (accuracy against float64 is tested in tests/nn/test_batchnorm.cpp).
+// Shapes cover vector tails (channels 1, 3, 17, 100), row blocks (255, 256, 257 rows) and a
+// threaded case.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pure16/kernels/batchnorm.h"
+#include "pure16/kernels/isa.h"
+#include "pure16/tensor/dtype.h"
+#include "support/reference.h"
+
+namespace pure16::kernels {
+namespace {
+
+using pure16::testing::for_each_isa;
+
+// n values of one dtype as raw bytes, from doubles rounded to nearest.
+std::vector<unsigned char> values(DType dtype, const std::vector<double>& v) {
+  std::vector<unsigned char> out(v.size() * dtype_size(dtype));
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const T x = from_double<T>(v[i]);
+      std::memcpy(out.data() + i * sizeof(T), &x, sizeof(T));
+    }
+  });
+  return out;
+}
+
+struct Outputs {
+  std::vector<std::vector<unsigned char>> buffers;  // every output, in a fixed order
+  bool operator==(const Outputs&) const = default;
+};
+
+// Runs all three kernels on data made from `seed` and returns everything they wrote.
+Outputs run_all(DType dtype, int64_t rows, int64_t channels, uint64_t seed) {
+  const int64_t n = rows * channels;
+  std::vector<double> xv = testing::random_values(n, seed, -3.0, 3.0);
+  for (int64_t r = 0; r < rows; ++r) xv[size_t(r * channels)] += 1000.0;  // channel 0: mean about 1000
+  const auto x = values(dtype, xv);
+  const auto dy = values(dtype, testing::random_values(n, seed + 1, -1.0, 1.0));
+  const auto weight = values(dtype, testing::random_values(channels, seed + 2, 0.5, 1.5));
+  const auto bias = values(dtype, testing::random_values(channels, seed + 3, -0.5, 0.5));
+  const auto big = [&](int64_t count) { return std::vector<unsigned char>(size_t(count) * dtype_size(dtype)); };
+  auto y = big(n), xhat = big(n), mean = big(channels), invstd = big(channels);
+  auto running_mean = values(dtype, testing::random_values(channels, seed + 4, -0.1, 0.1));
+  auto running_var = values(dtype, testing::random_values(channels, seed + 5, 0.9, 1.1));
+  batchnorm_forward_training(y.data(), xhat.data(), mean.data(), invstd.data(), running_mean.data(), running_var.data(),
+                             x.data(), weight.data(), bias.data(), dtype, rows, channels, 1e-5, 0.1);
+  Outputs out{{y, xhat, mean, invstd, running_mean, running_var}};
+  for (bool batch_statistics : {true, false}) {
+    auto dx = big(n), dweight = values(dtype, std::vector<double>(size_t(channels), 0.25)), dbias = dweight;
+    batchnorm_backward(dx.data(), dweight.data(), dbias.data(), dy.data(), xhat.data(), invstd.data(), weight.data(),
+                       dtype, rows, channels, batch_statistics);
+    out.buffers.insert(out.buffers.end(), {dx, dweight, dbias});
+  }
+  auto dweight = big(channels), dbias = big(channels);  // no input gradient wanted
+  batchnorm_backward(nullptr, dweight.data(), dbias.data(), dy.data(), xhat.data(), invstd.data(), weight.data(), dtype,
+                     rows, channels, true);
+  auto y_eval = big(n), xhat_eval = big(n), invstd_eval = big(channels);
+  batchnorm_forward_inference(y_eval.data(), xhat_eval.data(), invstd_eval.data(), x.data(), running_mean.data(),
+                              running_var.data(), weight.data(), bias.data(), dtype, rows, channels, 1e-5);
+  auto in_place = x;  // y aliasing x
+  auto xhat_in_place = big(n);
+  batchnorm_forward_inference(in_place.data(), xhat_in_place.data(), invstd_eval.data(), in_place.data(),
+                              running_mean.data(), running_var.data(), weight.data(), bias.data(), dtype, rows,
+                              channels, 1e-5);
+  out.buffers.insert(out.buffers.end(), {dweight, dbias, y_eval, xhat_eval, invstd_eval, in_place, xhat_in_place});
+  return out;
+}
+
+void expect_every_level_matches_scalar(DType dtype, int64_t rows, int64_t channels) {
+  SCOPED_TRACE(std::string(dtype_name(dtype)) + " rows=" + std::to_string(rows) + " channels=" + std::to_string(channels));
+  Outputs reference;
+  for_each_isa([&](Isa isa) {
+    const Outputs got = run_all(dtype, rows, channels, uint64_t(rows * 131 + channels));
+    if (isa == Isa::scalar) {
+      reference = got;
+      return;
+    }
+    ASSERT_EQ(got.buffers.size(), reference.buffers.size());
+    for (size_t i = 0; i < got.buffers.size(); ++i)
+      EXPECT_TRUE(got.buffers[i] == reference.buffers[i]) << "output " << i << " differs at " << isa_name(isa);
+  });
+}
+
+TEST(BatchnormKernels, EveryLevelGivesTheReferenceBits) {
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
+    for (int64_t channels : {1, 3, 16, 17, 64, 100})
+      for (int64_t rows : {2, 7, 255, 256, 257, 1000}) expect_every_level_matches_scalar(dtype, rows, channels);
+}
+
+TEST(BatchnormKernels, ThreadedPassesGiveTheSameBits) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (DType dtype : {DType::f32, DType::f16}) expect_every_level_matches_scalar(dtype, 3000, 64);
+  omp_set_num_threads(saved);
+}
+
+}  // namespace
+}  // namespace pure16::kernels
