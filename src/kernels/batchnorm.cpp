@@ -117,9 +117,15 @@ void map_rows(int64_t rows, int64_t channels, const std::array<const T*, I>& in,
 
 // ---- The reference passes (batchnorm_passes.h), for every dtype.
 
+// dy where the fused ReLU's output is positive, else 0 (NaN fails the comparison).
+template <class Acc>
+Acc masked(Acc dy, Acc relu_output) {
+  return relu_output > Acc(0) ? dy : Acc(0);
+}
+
 template <class T>
-void sums_ref(BatchnormSum kind, compute_t<T>* partial, const T* a, const T* b, int64_t rows, int64_t channels,
-              const compute_t<T>* center) {
+void sums_ref(BatchnormSum kind, compute_t<T>* partial, const T* a, const T* b, const T* mask, int64_t rows,
+              int64_t channels, const compute_t<T>* center) {
   using Acc = compute_t<T>;
   switch (kind) {
     case BatchnormSum::shifted:
@@ -134,6 +140,14 @@ void sums_ref(BatchnormSum kind, compute_t<T>* partial, const T* a, const T* b, 
         }
       });
     case BatchnormSum::gradient:
+      if (mask != nullptr)
+        return block_sums<2, T, 3>(partial, rows, channels, {a, b, mask}, [&](const auto& row, Acc* part) {
+          for (int64_t c = 0; c < channels; ++c) {
+            const Acc g = masked(row[0][c], row[2][c]);
+            part[c] += g;
+            part[channels + c] += g * row[1][c];
+          }
+        });
       return block_sums<2, T, 2>(partial, rows, channels, {a, b}, [&](const auto& row, Acc* part) {
         for (int64_t c = 0; c < channels; ++c) {
           part[c] += row[0][c];
@@ -145,19 +159,27 @@ void sums_ref(BatchnormSum kind, compute_t<T>* partial, const T* a, const T* b, 
 
 template <class T, class Acc>
 void normalize_ref(T* y, T* xhat, const T* x, int64_t rows, int64_t channels, const Acc* mean, const Acc* invstd,
-                   const Acc* weight, const Acc* bias) {
+                   const Acc* weight, const Acc* bias, bool relu) {
   map_rows<T, 1, 2>(rows, channels, {x}, {xhat, y}, [&](const auto& in, const auto& out) {
     for (int64_t c = 0; c < channels; ++c) {
       const Acc h = (in[0][c] - mean[c]) * invstd[c];
       out[0][c] = h;
-      out[1][c] = h * weight[c] + bias[c];
+      const Acc v = h * weight[c] + bias[c];
+      out[1][c] = relu && !(v > Acc(0)) ? Acc(0) : v;  // rounding keeps the sign, so ReLU may come first
     }
   });
 }
 
 template <class T, class Acc>
-void input_grad_ref(T* dx, const T* dy, const T* xhat, int64_t rows, int64_t channels, const Acc* scale,
-                    const Acc* mean_dy, const Acc* mean_dy_xhat) {
+void input_grad_ref(T* dx, const T* dy, const T* xhat, const T* mask, int64_t rows, int64_t channels,
+                    const Acc* scale, const Acc* mean_dy, const Acc* mean_dy_xhat) {
+  if (mask != nullptr) {
+    map_rows<T, 3, 1>(rows, channels, {dy, xhat, mask}, {dx}, [&](const auto& in, const auto& out) {
+      for (int64_t c = 0; c < channels; ++c)
+        out[0][c] = scale[c] * (masked(in[0][c], in[2][c]) - mean_dy[c] - in[1][c] * mean_dy_xhat[c]);
+    });
+    return;
+  }
   map_rows<T, 2, 1>(rows, channels, {dy, xhat}, {dx}, [&](const auto& in, const auto& out) {
     for (int64_t c = 0; c < channels; ++c) out[0][c] = scale[c] * (in[0][c] - mean_dy[c] - in[1][c] * mean_dy_xhat[c]);
   });
@@ -170,30 +192,31 @@ void dispatch_binary32(DType dtype, F f) {
   dispatch(dtype, f);
 }
 
-void sums_table_ref(BatchnormSum kind, float* partial, const void* a, const void* b, DType dtype, int64_t rows,
-                    int64_t channels, const float* center) {
+void sums_table_ref(BatchnormSum kind, float* partial, const void* a, const void* b, const void* mask, DType dtype,
+                    int64_t rows, int64_t channels, const float* center) {
   dispatch_binary32(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, double>)
-      sums_ref<T>(kind, partial, static_cast<const T*>(a), static_cast<const T*>(b), rows, channels, center);
+      sums_ref<T>(kind, partial, static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(mask), rows,
+                  channels, center);
   });
 }
 void normalize_table_ref(void* y, void* xhat, const void* x, DType dtype, int64_t rows, int64_t channels,
-                         const float* mean, const float* invstd, const float* weight, const float* bias) {
+                         const float* mean, const float* invstd, const float* weight, const float* bias, bool relu) {
   dispatch_binary32(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, double>)
       normalize_ref(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<const T*>(x), rows, channels, mean, invstd,
-                    weight, bias);
+                    weight, bias, relu);
   });
 }
-void input_grad_table_ref(void* dx, const void* dy, const void* xhat, DType dtype, int64_t rows, int64_t channels,
-                          const float* scale, const float* mean_dy, const float* mean_dy_xhat) {
+void input_grad_table_ref(void* dx, const void* dy, const void* xhat, const void* mask, DType dtype, int64_t rows,
+                          int64_t channels, const float* scale, const float* mean_dy, const float* mean_dy_xhat) {
   dispatch_binary32(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<T, double>)
-      input_grad_ref(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(xhat), rows, channels,
-                     scale, mean_dy, mean_dy_xhat);
+      input_grad_ref(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(xhat),
+                     static_cast<const T*>(mask), rows, channels, scale, mean_dy, mean_dy_xhat);
   });
 }
 
@@ -206,13 +229,14 @@ struct Passes {
   static constexpr bool kTable = !std::is_same_v<T, double>;
 
   // sums[s][c] over all rows: the blocks' partials added in block order.
-  static std::array<std::vector<Acc>, 2> column_sums(BatchnormSum kind, const T* a, const T* b, int64_t rows,
-                                                     int64_t channels, const Acc* center) {
+  static std::array<std::vector<Acc>, 2> column_sums(BatchnormSum kind, const T* a, const T* b, const T* mask,
+                                                     int64_t rows, int64_t channels, const Acc* center) {
     const int sums_per_channel = batchnorm_sum_count(kind);
     const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
     std::vector<Acc> partial(static_cast<size_t>(blocks * sums_per_channel * channels));
-    if constexpr (kTable) kernel_table().batchnorm_sums.fn(kind, partial.data(), a, b, dtype_of<T>(), rows, channels, center);
-    else sums_ref<T>(kind, partial.data(), a, b, rows, channels, center);
+    if constexpr (kTable)
+      kernel_table().batchnorm_sums.fn(kind, partial.data(), a, b, mask, dtype_of<T>(), rows, channels, center);
+    else sums_ref<T>(kind, partial.data(), a, b, mask, rows, channels, center);
     std::array<std::vector<Acc>, 2> sums;
     for (int s = 0; s < sums_per_channel; ++s) {
       auto& out = sums[size_t(s)];
@@ -223,39 +247,41 @@ struct Passes {
     return sums;
   }
   static void normalize(T* y, T* xhat, const T* x, int64_t rows, int64_t channels, const Acc* mean, const Acc* invstd,
-                        const Acc* weight, const Acc* bias) {
+                        const Acc* weight, const Acc* bias, bool relu) {
     if constexpr (kTable)
-      kernel_table().batchnorm_normalize.fn(y, xhat, x, dtype_of<T>(), rows, channels, mean, invstd, weight, bias);
-    else normalize_ref(y, xhat, x, rows, channels, mean, invstd, weight, bias);
+      kernel_table().batchnorm_normalize.fn(y, xhat, x, dtype_of<T>(), rows, channels, mean, invstd, weight, bias, relu);
+    else normalize_ref(y, xhat, x, rows, channels, mean, invstd, weight, bias, relu);
   }
-  static void input_grad(T* dx, const T* dy, const T* xhat, int64_t rows, int64_t channels, const Acc* scale,
-                         const Acc* mean_dy, const Acc* mean_dy_xhat) {
+  static void input_grad(T* dx, const T* dy, const T* xhat, const T* mask, int64_t rows, int64_t channels,
+                         const Acc* scale, const Acc* mean_dy, const Acc* mean_dy_xhat) {
     if constexpr (kTable)
-      kernel_table().batchnorm_input_grad.fn(dx, dy, xhat, dtype_of<T>(), rows, channels, scale, mean_dy, mean_dy_xhat);
-    else input_grad_ref(dx, dy, xhat, rows, channels, scale, mean_dy, mean_dy_xhat);
+      kernel_table().batchnorm_input_grad.fn(dx, dy, xhat, mask, dtype_of<T>(), rows, channels, scale, mean_dy,
+                                             mean_dy_xhat);
+    else input_grad_ref(dx, dy, xhat, mask, rows, channels, scale, mean_dy, mean_dy_xhat);
   }
 };
 
 // y = xhat * weight + bias with xhat = (x - mean) * invstd, per element; xhat is stored too.
 template <class T, class Acc>
 void normalize(T* y, T* xhat, const T* x, const Acc* mean, const Acc* invstd, const T* weight, const T* bias,
-               int64_t rows, int64_t channels) {
+               int64_t rows, int64_t channels, bool relu) {
   const std::vector<Acc> w = widened(weight, channels), b = widened(bias, channels);
-  Passes<T>::normalize(y, xhat, x, rows, channels, mean, invstd, w.data(), b.data());
+  Passes<T>::normalize(y, xhat, x, rows, channels, mean, invstd, w.data(), b.data(), relu);
 }
 
 template <class T>
 void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, T* running_mean, T* running_var, const T* x,
-                      const T* weight, const T* bias, int64_t rows, int64_t channels, double eps, double momentum) {
+                      const T* weight, const T* bias, int64_t rows, int64_t channels, double eps, double momentum,
+                      bool relu) {
   using Acc = compute_t<T>;
   // Pass 1 sums x - x[0] (shifted data): the mean's rounding error then scales with the spread
   // of the values, not their magnitude (at mean 1000, std 1 the shifted terms are O(1)).
   const std::vector<Acc> shift = widened(x, channels);  // row 0
-  const auto sum = Passes<T>::column_sums(BatchnormSum::shifted, x, nullptr, rows, channels, shift.data())[0];
+  const auto sum = Passes<T>::column_sums(BatchnormSum::shifted, x, nullptr, nullptr, rows, channels, shift.data())[0];
   std::vector<Acc> mean(static_cast<size_t>(channels)), invstd(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) mean[size_t(c)] = shift[size_t(c)] + sum[size_t(c)] / Acc(rows);
   // Pass 2: the biased variance as the mean of squared deviations from that mean.
-  const auto squares = Passes<T>::column_sums(BatchnormSum::squared_deviation, x, nullptr, rows, channels, mean.data())[0];
+  const auto squares = Passes<T>::column_sums(BatchnormSum::squared_deviation, x, nullptr, nullptr, rows, channels, mean.data())[0];
   const Acc m = Acc(momentum);
   for (int64_t c = 0; c < channels; ++c) {
     const size_t k = size_t(c);
@@ -268,12 +294,12 @@ void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, T* running_mean
     running_mean[c] = store_value<T>((Acc(1) - m) * load_value(running_mean[c]) + m * mean[k]);
     running_var[c] = store_value<T>((Acc(1) - m) * load_value(running_var[c]) + m * unbiased);
   }
-  normalize(y, xhat, x, mean.data(), invstd.data(), weight, bias, rows, channels);
+  normalize(y, xhat, x, mean.data(), invstd.data(), weight, bias, rows, channels, relu);
 }
 
 template <class T>
 void forward_inference(T* y, T* xhat, T* invstd_out, const T* x, const T* running_mean, const T* running_var,
-                       const T* weight, const T* bias, int64_t rows, int64_t channels, double eps) {
+                       const T* weight, const T* bias, int64_t rows, int64_t channels, double eps, bool relu) {
   using Acc = compute_t<T>;
   std::vector<Acc> mean(static_cast<size_t>(channels)), invstd(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) {
@@ -281,14 +307,15 @@ void forward_inference(T* y, T* xhat, T* invstd_out, const T* x, const T* runnin
     invstd[size_t(c)] = Acc(1) / std::sqrt(load_value(running_var[c]) + Acc(eps));
     invstd_out[c] = store_value<T>(invstd[size_t(c)]);
   }
-  normalize(y, xhat, x, mean.data(), invstd.data(), weight, bias, rows, channels);
+  normalize(y, xhat, x, mean.data(), invstd.data(), weight, bias, rows, channels, relu);
 }
 
 template <class T>
 void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* invstd, const T* weight,
-              int64_t rows, int64_t channels, bool batch_statistics) {
+              int64_t rows, int64_t channels, bool batch_statistics, const T* relu_output) {
   using Acc = compute_t<T>;
-  const auto [sum_dy, sum_dy_xhat] = Passes<T>::column_sums(BatchnormSum::gradient, dy, xhat, rows, channels, nullptr);
+  const auto [sum_dy, sum_dy_xhat] =
+      Passes<T>::column_sums(BatchnormSum::gradient, dy, xhat, relu_output, rows, channels, nullptr);
   for (int64_t c = 0; c < channels; ++c) {
     dweight[c] = store_value<T>(load_value(dweight[c]) + sum_dy_xhat[size_t(c)]);
     dbias[c] = store_value<T>(load_value(dbias[c]) + sum_dy[size_t(c)]);
@@ -304,43 +331,44 @@ void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* 
       mean_dy_xhat[k] = sum_dy_xhat[k] / Acc(rows);
     }
   }
-  Passes<T>::input_grad(dx, dy, xhat, rows, channels, scale.data(), mean_dy.data(), mean_dy_xhat.data());
+  Passes<T>::input_grad(dx, dy, xhat, relu_output, rows, channels, scale.data(), mean_dy.data(), mean_dy_xhat.data());
 }
 
 }  // namespace
 
 void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean,
                                 void* running_var, const void* x, const void* weight, const void* bias,
-                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum) {
+                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum, bool relu) {
   check("batchnorm_forward_training", rows, channels, 2);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     forward_training(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(mean), static_cast<T*>(invstd),
                      static_cast<T*>(running_mean), static_cast<T*>(running_var), static_cast<const T*>(x),
-                     static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, momentum);
+                     static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, momentum, relu);
   });
 }
 
 void batchnorm_forward_inference(void* y, void* xhat, void* invstd, const void* x, const void* running_mean,
                                  const void* running_var, const void* weight, const void* bias, DType dtype,
-                                 int64_t rows, int64_t channels, double eps) {
+                                 int64_t rows, int64_t channels, double eps, bool relu) {
   check("batchnorm_forward_inference", rows, channels, 0);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     forward_inference(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(invstd), static_cast<const T*>(x),
                       static_cast<const T*>(running_mean), static_cast<const T*>(running_var),
-                      static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps);
+                      static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, relu);
   });
 }
 
 void batchnorm_backward(void* dx, void* dweight, void* dbias, const void* dy, const void* xhat, const void* invstd,
-                        const void* weight, DType dtype, int64_t rows, int64_t channels, bool batch_statistics) {
+                        const void* weight, DType dtype, int64_t rows, int64_t channels, bool batch_statistics,
+                        const void* relu_output) {
   check("batchnorm_backward", rows, channels, 0);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     backward(static_cast<T*>(dx), static_cast<T*>(dweight), static_cast<T*>(dbias), static_cast<const T*>(dy),
              static_cast<const T*>(xhat), static_cast<const T*>(invstd), static_cast<const T*>(weight), rows,
-             channels, batch_statistics);
+             channels, batch_statistics, static_cast<const T*>(relu_output));
   });
 }
 

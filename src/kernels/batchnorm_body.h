@@ -14,13 +14,21 @@
 namespace pure16::kernels::simd {
 namespace {
 
+// dy where the fused ReLU's output (mask, when given) is positive, else 0.
+template <class S, class T, class Count>
+typename S::F masked(typename S::F dy, const T* mask, int64_t c, Count count) {
+  if (mask == nullptr) return dy;
+  return S::select(S::gt(S::load(mask + c, count), S::zero()), dy, S::zero());
+}
+
 template <class S>
-void batchnorm_sums(BatchnormSum kind, float* partial, const void* a, const void* b, DType dtype, int64_t rows,
-                    int64_t channels, const float* center) {
+void batchnorm_sums(BatchnormSum kind, float* partial, const void* a, const void* b, const void* mask, DType dtype,
+                    int64_t rows, int64_t channels, const float* center) {
   dispatch_vector(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* pa = static_cast<const T*>(a);
     const T* pb = static_cast<const T*>(b);
+    const T* pm = static_cast<const T*>(mask);
     const int64_t sums = batchnorm_sum_count(kind), blocks = (rows + kBatchnormBlockRows - 1) / kBatchnormBlockRows;
 #pragma omp parallel for schedule(static) if (rows * channels > kBatchnormParallelThreshold)
     for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -44,8 +52,9 @@ void batchnorm_sums(BatchnormSum kind, float* partial, const void* a, const void
             break;
           case BatchnormSum::gradient: {
             const T* rb = pb + r * channels;
+            const T* rm = pm != nullptr ? pm + r * channels : nullptr;
             sweep<S>(0, channels, [&](int64_t c, auto count) {
-              const auto dy = S::load(ra + c, count);
+              const auto dy = masked<S>(S::load(ra + c, count), rm, c, count);
               S::store(part + c, S::add(S::load(part + c, count), dy), count);
               float* second = part + channels + c;
               S::store(second, S::add(S::load(second, count), S::mul(dy, S::load(rb + c, count))), count);
@@ -60,7 +69,7 @@ void batchnorm_sums(BatchnormSum kind, float* partial, const void* a, const void
 
 template <class S>
 void batchnorm_normalize(void* y, void* xhat, const void* x, DType dtype, int64_t rows, int64_t channels,
-                         const float* mean, const float* invstd, const float* weight, const float* bias) {
+                         const float* mean, const float* invstd, const float* weight, const float* bias, bool relu) {
   dispatch_vector(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* py = static_cast<T*>(y);
@@ -72,25 +81,29 @@ void batchnorm_normalize(void* y, void* xhat, const void* x, DType dtype, int64_
       sweep<S>(0, channels, [&](int64_t c, auto count) {
         const auto h = S::mul(S::sub(S::load(px + at + c, count), S::load(mean + c, count)), S::load(invstd + c, count));
         S::store(ph + at + c, h, count);
-        S::store(py + at + c, S::add(S::mul(h, S::load(weight + c, count)), S::load(bias + c, count)), count);
+        const auto v = S::add(S::mul(h, S::load(weight + c, count)), S::load(bias + c, count));
+        S::store(py + at + c, relu ? S::select(S::gt(v, S::zero()), v, S::zero()) : v, count);
       });
     }
   });
 }
 
 template <class S>
-void batchnorm_input_grad(void* dx, const void* dy, const void* xhat, DType dtype, int64_t rows, int64_t channels,
-                          const float* scale, const float* mean_dy, const float* mean_dy_xhat) {
+void batchnorm_input_grad(void* dx, const void* dy, const void* xhat, const void* mask, DType dtype, int64_t rows,
+                          int64_t channels, const float* scale, const float* mean_dy, const float* mean_dy_xhat) {
   dispatch_vector(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* pdx = static_cast<T*>(dx);
     const T* pdy = static_cast<const T*>(dy);
     const T* ph = static_cast<const T*>(xhat);
+    const T* pm = static_cast<const T*>(mask);
 #pragma omp parallel for schedule(static) if (rows * channels > kBatchnormParallelThreshold)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t at = r * channels;
+      const T* rm = pm != nullptr ? pm + at : nullptr;
       sweep<S>(0, channels, [&](int64_t c, auto count) {
-        const auto centered = S::sub(S::load(pdy + at + c, count), S::load(mean_dy + c, count));
+        const auto g = masked<S>(S::load(pdy + at + c, count), rm, c, count);
+        const auto centered = S::sub(g, S::load(mean_dy + c, count));
         const auto projection = S::mul(S::load(ph + at + c, count), S::load(mean_dy_xhat + c, count));
         S::store(pdx + at + c, S::mul(S::load(scale + c, count), S::sub(centered, projection)), count);
       });

@@ -22,20 +22,23 @@ constexpr int64_t kBatchnormParallelThreshold = 1 << 14;
 enum class BatchnormSum {
   shifted,            // x - center[c]                        (one sum per channel)
   squared_deviation,  // (x - center[c])^2                    (one sum per channel)
-  gradient,           // dy, then dy * xhat (a = dy, b = xhat) (two sums per channel)
+  gradient,           // g, then g * xhat with g = dy, or 0 where mask[r, c] <= 0 (or NaN) when
+                      // a mask (a fused ReLU's output) is given; a = dy, b = xhat (two sums)
 };
 constexpr int batchnorm_sum_count(BatchnormSum kind) { return kind == BatchnormSum::gradient ? 2 : 1; }
 
 /// partial[(block * S + s) * channels + c] = sum s of channel c over the rows of that block
 /// (S = batchnorm_sum_count(kind); blocks of kBatchnormBlockRows rows).
-using BatchnormSumsFn = void (*)(BatchnormSum kind, float* partial, const void* a, const void* b, DType dtype,
-                                 int64_t rows, int64_t channels, const float* center);
-/// xhat = (x - mean) * invstd, y = xhat * weight + bias (from the unrounded xhat); y may alias x.
+using BatchnormSumsFn = void (*)(BatchnormSum kind, float* partial, const void* a, const void* b, const void* mask,
+                                 DType dtype, int64_t rows, int64_t channels, const float* center);
+/// xhat = (x - mean) * invstd, y = xhat * weight + bias (from the unrounded xhat), with `relu`
+/// y = (that > 0 ? that : 0); y may alias x.
 using BatchnormNormalizeFn = void (*)(void* y, void* xhat, const void* x, DType dtype, int64_t rows, int64_t channels,
-                                      const float* mean, const float* invstd, const float* weight, const float* bias);
-/// dx = scale * ((dy - mean_dy) - xhat * mean_dy_xhat).
-using BatchnormInputGradFn = void (*)(void* dx, const void* dy, const void* xhat, DType dtype, int64_t rows,
-                                      int64_t channels, const float* scale, const float* mean_dy,
+                                      const float* mean, const float* invstd, const float* weight, const float* bias,
+                                      bool relu);
+/// dx = scale * ((g - mean_dy) - xhat * mean_dy_xhat), g = dy masked as for BatchnormSum::gradient.
+using BatchnormInputGradFn = void (*)(void* dx, const void* dy, const void* xhat, const void* mask, DType dtype,
+                                      int64_t rows, int64_t channels, const float* scale, const float* mean_dy,
                                       const float* mean_dy_xhat);
 
 void register_batchnorm_scalar(KernelTable& table);

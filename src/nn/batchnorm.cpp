@@ -17,8 +17,9 @@ Parameter declare(const std::string& name, int64_t channels, Init::Kind kind) {
 
 }  // namespace
 
-BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum)
+BatchNorm2d::BatchNorm2d(int64_t channels, FusedActivation activation, double eps, double momentum)
     : channels_(channels),
+      relu_(activation == FusedActivation::relu),
       eps_(eps),
       momentum_(momentum),
       weight_(declare("weight", channels, Init::Kind::ones)),
@@ -31,7 +32,9 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum)
     throw std::invalid_argument("BatchNorm2d: momentum must be in [0, 1], got " + std::to_string(momentum));
 }
 
-std::string BatchNorm2d::name() const { return "BatchNorm2d(" + std::to_string(channels_) + ")"; }
+std::string BatchNorm2d::name() const {
+  return "BatchNorm2d(" + std::to_string(channels_) + ")" + (relu_ ? "+ReLU" : "");
+}
 
 Shape BatchNorm2d::output_shape(const Shape& input) const {
   if (input.size() != 4 || input[3] != channels_)
@@ -58,15 +61,17 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
     Tensor mean = Tensor::zeros({channels_}, dtype);
     kernels::batchnorm_forward_training(y.raw(), xhat.raw(), mean.raw(), invstd.raw(), running_mean_.value.raw(),
                                         running_var_.value.raw(), x.raw(), weight_.value.raw(), bias_.value.raw(),
-                                        dtype, rows, channels_, eps_, momentum_);
+                                        dtype, rows, channels_, eps_, momentum_, relu_);
     // Backward reads xhat and invstd; the batch mean is kept for inspection (C values).
     ctx.saved = {xhat, invstd, mean};
   } else {
     kernels::batchnorm_forward_inference(y.raw(), xhat.raw(), invstd.raw(), x.raw(), running_mean_.value.raw(),
                                          running_var_.value.raw(), weight_.value.raw(), bias_.value.raw(), dtype,
-                                         rows, channels_, eps_);
-    ctx.saved = {xhat, invstd};
+                                         rows, channels_, eps_, relu_);
+    ctx.saved = {xhat, invstd, Tensor()};  // no batch mean: the running statistics were used
   }
+  // A fused ReLU's backward needs to know where y > 0; the next layer keeps y anyway.
+  if (relu_) ctx.saved.push_back(y);
   return y;
 }
 
@@ -75,10 +80,10 @@ Tensor BatchNorm2d::backward_impl(const Tensor& dy, const Context& ctx, const Ru
   const Tensor& invstd = ctx.saved.at(1);
   Tensor dx = need_input_grad ? Tensor::empty(dy.shape(), dy.dtype()) : Tensor();
   // Differentiate the mode forward ran in: a training forward saved the batch mean as well.
-  const bool batch_statistics = ctx.saved.size() == 3;
+  const bool batch_statistics = ctx.saved.at(2).defined();
   kernels::batchnorm_backward(need_input_grad ? dx.raw() : nullptr, weight_.grad.raw(), bias_.grad.raw(), dy.raw(),
                               xhat.raw(), invstd.raw(), weight_.value.raw(), dy.dtype(), dy.numel() / channels_,
-                              channels_, batch_statistics);
+                              channels_, batch_statistics, relu_ ? ctx.saved.at(3).raw() : nullptr);
   return dx;
 }
 

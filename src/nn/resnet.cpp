@@ -12,10 +12,12 @@
 namespace pure16::nn {
 namespace {
 
-// Convolution (no bias) followed by BatchNorm, appended to `chain`.
-void conv_bn(Sequential& chain, int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+// Convolution (no bias) followed by BatchNorm (and the ReLU fused into it, if asked), appended
+// to `chain`.
+void conv_bn(Sequential& chain, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+             FusedActivation activation = FusedActivation::none) {
   chain.emplace<Conv2d>(in, out, kernel, stride, kernel / 2);
-  chain.emplace<BatchNorm2d>(out);
+  chain.emplace<BatchNorm2d>(out, activation);
 }
 
 // Appends one block and its ReLU; returns the block's output channel count.
@@ -23,15 +25,13 @@ int64_t add_block(Sequential& model, ResNetConfig::Block kind, int64_t in, int64
   auto main = std::make_unique<Sequential>();
   int64_t out = planes;
   if (kind == ResNetConfig::Block::basic) {
-    conv_bn(*main, in, planes, 3, stride);
-    main->emplace<ReLU>();
+    conv_bn(*main, in, planes, 3, stride, FusedActivation::relu);
     conv_bn(*main, planes, planes, 3, 1);
   } else {
     out = 4 * planes;
-    conv_bn(*main, in, planes, 1, 1);
-    main->emplace<ReLU>();
-    conv_bn(*main, planes, planes, 3, stride);  // v1.5: the stride sits on the 3x3 convolution
-    main->emplace<ReLU>();
+    conv_bn(*main, in, planes, 1, 1, FusedActivation::relu);
+    // v1.5: the stride sits on the 3x3 convolution
+    conv_bn(*main, planes, planes, 3, stride, FusedActivation::relu);
     conv_bn(*main, planes, out, 1, 1);
   }
   std::unique_ptr<Sequential> shortcut;
@@ -52,12 +52,10 @@ std::unique_ptr<Sequential> resnet(const ResNetConfig& config, const Shape& samp
   auto model = std::make_unique<Sequential>();
   const int64_t in_channels = sample_shape[2];
   if (config.cifar_stem) {
-    conv_bn(*model, in_channels, 64, 3, 1);
-    model->emplace<ReLU>();
+    conv_bn(*model, in_channels, 64, 3, 1, FusedActivation::relu);
   } else {
     model->emplace<Conv2d>(in_channels, 64, 7, 2, 3);
-    model->emplace<BatchNorm2d>(64);
-    model->emplace<ReLU>();
+    model->emplace<BatchNorm2d>(64, FusedActivation::relu);
     model->emplace<MaxPool2d>(3, 2, 1);
   }
   int64_t channels = 64;

@@ -2,7 +2,7 @@
 // reference's bits, for f32, fp16 and bf16: the vector passes do the reference's binary32
 // operations lane by lane (accuracy against float64 is tested in tests/nn/test_batchnorm.cpp).
 // Shapes cover vector tails (channels 1, 3, 17, 100), row blocks (255, 256, 257 rows) and a
-// threaded case.
+// threaded case, with and without a fused ReLU.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -72,6 +72,18 @@ Outputs run_all(DType dtype, int64_t rows, int64_t channels, uint64_t seed) {
                               running_mean.data(), running_var.data(), weight.data(), bias.data(), dtype, rows,
                               channels, 1e-5);
   out.buffers.insert(out.buffers.end(), {dweight, dbias, y_eval, xhat_eval, invstd_eval, in_place, xhat_in_place});
+  // With the ReLU fused in: its output, and backward through it.
+  auto y_relu = big(n), xhat_relu = big(n), mean_relu = big(channels), invstd_relu = big(channels);
+  batchnorm_forward_training(y_relu.data(), xhat_relu.data(), mean_relu.data(), invstd_relu.data(),
+                             running_mean.data(), running_var.data(), x.data(), weight.data(), bias.data(), dtype, rows,
+                             channels, 1e-5, 0.1, true);
+  auto dx_relu = big(n), dweight_relu = big(channels), dbias_relu = big(channels);
+  batchnorm_backward(dx_relu.data(), dweight_relu.data(), dbias_relu.data(), dy.data(), xhat_relu.data(),
+                     invstd_relu.data(), weight.data(), dtype, rows, channels, true, y_relu.data());
+  auto y_eval_relu = big(n);
+  batchnorm_forward_inference(y_eval_relu.data(), xhat_eval.data(), invstd_eval.data(), x.data(), running_mean.data(),
+                              running_var.data(), weight.data(), bias.data(), dtype, rows, channels, 1e-5, true);
+  out.buffers.insert(out.buffers.end(), {y_relu, dx_relu, dweight_relu, dbias_relu, y_eval_relu});
   return out;
 }
 

@@ -3,8 +3,11 @@
 // formula, and a large-mean input that a one-pass variance would ruin.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "pure16/nn/activation.h"
 #include "pure16/nn/batchnorm.h"
 #include "support/gradcheck.h"
 #include "support/reference.h"
@@ -37,7 +40,7 @@ TEST(BatchNormGradients, TrainingMode) {
 }
 
 TEST(BatchNormGradients, EvaluationMode) {
-  BatchNorm2d layer(4, 1e-3);
+  BatchNorm2d layer(4, FusedActivation::none, 1e-3);
   randomise_affine(layer);
   layer.running_mean().init = Init::uniform(0.5);
   GradcheckOptions options;
@@ -247,6 +250,42 @@ TEST(BatchNormFp16, BackwardWithinDerivedBoundOfFloat64) {
       ASSERT_NEAR(got[idx], want, bound) << "row " << i << " channel " << c;
     }
   }
+}
+
+TEST(BatchNormFusedRelu, SameBitsAsBatchNormThenRelu) {
+  // The fused layer must be the composition exactly (forward values, input gradient, parameter
+  // gradients and running statistics), in every dtype and both modes: then its gradients are
+  // those BatchNormGradients and the ReLU checks verify.
+  const Shape shape{4, 5, 3, 6};
+  for (DType dtype : {DType::f64, DType::f32, DType::f16, DType::bf16})
+    for (bool training : {true, false}) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + (training ? " training" : " evaluation"));
+      BatchNorm2d fused(shape[3], FusedActivation::relu), plain(shape[3]);
+      for (BatchNorm2d* layer : {&fused, &plain}) randomise_affine(*layer);
+      ParameterStore fused_store, plain_store;
+      fused_store.build(fused.parameters(), policy_for(dtype), 7, fused.buffers());
+      plain_store.build(plain.parameters(), policy_for(dtype), 7, plain.buffers());
+      fused_store.zero_grads();
+      plain_store.zero_grads();
+      ReLU relu;
+      const Tensor x = Tensor::from_doubles(testing::random_values(shape_numel(shape), 8, -2, 2), shape, dtype);
+      const Tensor dy = Tensor::from_doubles(testing::random_values(shape_numel(shape), 9, -1, 1), shape, dtype);
+      RunOptions options;
+      options.training = training;
+      Context fused_ctx, plain_ctx, relu_ctx;
+      const Tensor y = fused.forward(x, fused_ctx, options);
+      const Tensor y_ref = relu.forward(plain.forward(x, plain_ctx, options), relu_ctx, options);
+      EXPECT_EQ(y.to_doubles(), y_ref.to_doubles());
+      const Tensor dx = fused.backward(dy, fused_ctx, options);
+      const Tensor dx_ref = plain.backward(relu.backward(dy, relu_ctx, options), plain_ctx, options);
+      EXPECT_EQ(dx.to_doubles(), dx_ref.to_doubles());
+      EXPECT_EQ(fused.weight().grad.to_doubles(), plain.weight().grad.to_doubles());
+      EXPECT_EQ(fused.bias().grad.to_doubles(), plain.bias().grad.to_doubles());
+      EXPECT_EQ(fused.running_var().value.to_doubles(), plain.running_var().value.to_doubles());
+      const std::vector<double> ys = y.to_doubles();
+      EXPECT_GT(std::count(ys.begin(), ys.end(), 0.0), 0);  // the ReLU did cut
+    }
+  EXPECT_EQ(BatchNorm2d(3, FusedActivation::relu).name(), "BatchNorm2d(3)+ReLU");
 }
 
 TEST(BatchNorm, ParametersBuffersAndErrors) {

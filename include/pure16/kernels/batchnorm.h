@@ -24,23 +24,29 @@ namespace pure16::kernels {
 ///   xhat (rows, C)        = (x - mean) * invstd
 ///   y (rows, C)           = xhat * weight + bias
 ///   running_mean/var (C)  = (1 - momentum) * running + momentum * (mean, unbiased variance)
-/// y may alias x (no other aliasing).
+/// y may alias x (no other aliasing). With `relu`, y = max(xhat * weight + bias, 0) instead
+/// (a following ReLU fused in: the same bits as rounding y and then applying the ReLU).
 void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean,
                                 void* running_var, const void* x, const void* weight, const void* bias,
-                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum);
+                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum,
+                                bool relu = false);
 
 /// Evaluation mode, with the running statistics: invstd = 1 / sqrt(running_var + eps),
-/// xhat = (x - running_mean) * invstd, y = xhat * weight + bias. y may alias x.
+/// xhat = (x - running_mean) * invstd, y = xhat * weight + bias (max(..., 0) with `relu`).
+/// y may alias x.
 void batchnorm_forward_inference(void* y, void* xhat, void* invstd, const void* x, const void* running_mean,
                                  const void* running_var, const void* weight, const void* bias, DType dtype,
-                                 int64_t rows, int64_t channels, double eps);
+                                 int64_t rows, int64_t channels, double eps, bool relu = false);
 
 /// dweight (C) += sum_r dy * xhat; dbias (C) += sum_r dy. If dx is non-null it is assigned
 ///   batch statistics:  dx = weight * invstd * (dy - mean_r(dy) - xhat * mean_r(dy * xhat))
 ///   running statistics: dx = weight * invstd * dy
 /// (the first differentiates through the batch mean and variance, the second treats them as
-/// constants). dy, xhat (rows, C); invstd, weight (C).
+/// constants). dy, xhat (rows, C); invstd, weight (C). Given relu_output (the y of a forward
+/// with `relu`, (rows, C)), dy is the gradient of that output: every dy where y <= 0 (or NaN)
+/// counts as 0, as a separate ReLU's backward would have made it.
 void batchnorm_backward(void* dx, void* dweight, void* dbias, const void* dy, const void* xhat, const void* invstd,
-                        const void* weight, DType dtype, int64_t rows, int64_t channels, bool batch_statistics);
+                        const void* weight, DType dtype, int64_t rows, int64_t channels, bool batch_statistics,
+                        const void* relu_output = nullptr);
 
 }  // namespace pure16::kernels

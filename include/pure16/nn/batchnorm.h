@@ -5,13 +5,15 @@
 // buffers in the compute dtype. What the kernels accumulate in: include/pure16/kernels/batchnorm.h.
 #pragma once
 
+#include "pure16/nn/activation.h"
 #include "pure16/nn/layer.h"
 
 namespace pure16::nn {
 
 class BatchNorm2d : public Layer {
  public:
-  explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
+  explicit BatchNorm2d(int64_t channels, FusedActivation activation = FusedActivation::none, double eps = 1e-5,
+                       double momentum = 0.1);
 
   std::string name() const override;
   Shape output_shape(const Shape& input) const override;
@@ -29,6 +31,7 @@ class BatchNorm2d : public Layer {
 
  private:
   int64_t channels_;
+  bool relu_;
   double eps_, momentum_;
   Parameter weight_, bias_, running_mean_, running_var_;
 };
