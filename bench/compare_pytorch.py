@@ -250,7 +250,7 @@ def main():
             print(f"\n{name}, batch {batch}, {threads} threads")
             for (side, config), ips in medians.items():
                 rounds = ", ".join(f"{r:.1f}" for r in samples[(side, config)])
-                best = "  (faster PyTorch fp32 layout)" if config == best_fp32_mode and len(fp32_modes) > 1 else ""
+                best = "  (faster PyTorch fp32 layout)" if side == "torch" and config == best_fp32_mode and len(fp32_modes) > 1 else ""
                 print(f"  {side:7s} {config:20s} {ips:10.1f} img/s   rounds: {rounds}{best}", flush=True)
 
     if ARGS.json:
