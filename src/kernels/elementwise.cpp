@@ -15,8 +15,8 @@ void convert_stochastic(void* dst, DType dst_type, const float* src, int64_t n, 
   kernel_table().convert_stochastic.fn(dst, dst_type, src, n, seed, stream, first_index);
 }
 void add(void* out, const void* a, const void* b, DType dtype, int64_t n) { kernel_table().add.fn(out, a, b, dtype, n); }
-void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols) {
-  kernel_table().add_bias.fn(y, bias, dtype, rows, cols);
+void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols, bool relu) {
+  kernel_table().add_bias.fn(y, bias, dtype, rows, cols, relu);
 }
 void relu_forward(void* y, const void* x, DType dtype, int64_t n) { kernel_table().relu_forward.fn(y, x, dtype, n); }
 void relu_backward(void* dx, const void* dy, const void* y, DType dtype, int64_t n) {

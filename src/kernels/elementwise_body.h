@@ -263,8 +263,8 @@ void add(void* out, const void* a, const void* b, DType dtype, int64_t n) {
 }
 
 template <class S>
-void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols) {  // y: (rows, cols), bias: (cols)
-  if (dtype == DType::f64) return add_bias_ref(y, bias, dtype, rows, cols);
+void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols, bool relu) {  // y: (rows, cols)
+  if (dtype == DType::f64) return add_bias_ref(y, bias, dtype, rows, cols, relu);
   dispatch_vector(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* out = static_cast<T*>(y);
@@ -272,7 +272,8 @@ void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols
     parallel_for(rows, rows * cols, [&](int64_t r) {
       T* row = out + r * cols;
       sweep<S>(0, cols, [&](int64_t c, auto count) {
-        S::store(row + c, S::add(S::load(row + c, count), S::load(b + c, count)), count);
+        const auto v = S::add(S::load(row + c, count), S::load(b + c, count));
+        S::store(row + c, relu ? S::select(S::gt(v, S::zero()), v, S::zero()) : v, count);
       });
     });
   });

@@ -16,7 +16,7 @@ void convert_ref(void* dst, DType dst_type, const void* src, DType src_type, int
 void convert_stochastic_ref(void* dst, DType dst_type, const float* src, int64_t n, uint64_t seed, uint64_t stream,
                             uint64_t first_index);
 void add_ref(void* out, const void* a, const void* b, DType dtype, int64_t n);
-void add_bias_ref(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols);
+void add_bias_ref(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols, bool relu);
 void relu_forward_ref(void* y, const void* x, DType dtype, int64_t n);
 void relu_backward_ref(void* dx, const void* dy, const void* y, DType dtype, int64_t n);
 void sum_rows_ref(void* out, const void* x, DType dtype, int64_t rows, int64_t cols, float beta);

@@ -64,15 +64,18 @@ void convert_stochastic_ref(void* dst, DType dst_type, const float* src, int64_t
   throw std::invalid_argument("convert_stochastic: target must be f32, f16 or bf16");
 }
 
-void add_bias_ref(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols) {
+void add_bias_ref(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols, bool relu) {
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using C = compute_t<T>;
     T* out = static_cast<T*>(y);
     const T* b = static_cast<const T*>(bias);
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        out[r * cols + c] = store_value<T>(load_value(out[r * cols + c]) + load_value(b[c]));
+      for (int64_t c = 0; c < cols; ++c) {
+        const C v = load_value(out[r * cols + c]) + load_value(b[c]);
+        out[r * cols + c] = store_value<T>(relu && !(v > C(0)) ? C(0) : v);  // rounding keeps the sign
+      }
   });
 }
 

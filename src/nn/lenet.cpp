@@ -25,8 +25,7 @@ std::unique_ptr<Sequential> lenet5(const Shape& sample_shape, int64_t num_classe
   uint64_t dropout_stream = 1;
   int64_t width = features;
   for (int64_t hidden : {120, 84}) {
-    model->emplace<Linear>(width, hidden);
-    model->emplace<ReLU>();
+    model->emplace<Linear>(width, hidden, true, FusedActivation::relu);
     if (dropout > 0) model->emplace<Dropout>(dropout, dropout_stream++);
     width = hidden;
   }

@@ -18,8 +18,7 @@ std::unique_ptr<Sequential> mlp(const Shape& sample_shape, int64_t num_classes, 
   int64_t width = shape_numel(sample_shape);
   uint64_t dropout_stream = 1;
   for (int64_t h : hidden) {
-    model->emplace<Linear>(width, h);
-    model->emplace<ReLU>();
+    model->emplace<Linear>(width, h, true, FusedActivation::relu);
     if (options.dropout > 0) model->emplace<Dropout>(options.dropout, dropout_stream++);
     width = h;
   }

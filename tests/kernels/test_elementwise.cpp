@@ -316,7 +316,8 @@ TEST(Elementwise, ConvertStochasticBelowFp16SubnormalsRoundsUpWithTheDroppedFrac
 TEST(Elementwise, AddBiasAddsPerColumn) {
   const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {1, 7}, {7, 33}, {33, 7}, {1000, 33}, {1, 100003}, {97, 1031}};
   for (DType t : kAllTypes)
-    for (auto [rows, cols] : shapes) {
+    for (auto [rows, cols] : shapes)
+      for (bool relu : {false, true}) {
       const Array y = Array::random(t, rows * cols, uint64_t(rows)), bias = Array::random(t, cols, uint64_t(cols) + 1);
       std::vector<long double> exact(static_cast<size_t>(rows * cols));
       std::vector<double> bound(exact.size());
@@ -327,12 +328,16 @@ TEST(Elementwise, AddBiasAddsPerColumn) {
           const size_t i = size_t(r * cols + c);
           exact[i] = (long double)y.at(int64_t(i)) + bias.at(c);
           bound[i] = rel * double(std::fabs(exact[i])) + store_abs(t);
+          if (relu) exact[i] = std::max(exact[i], 0.0L);  // the clamp adds no error
         }
       for_each_isa([&](Isa isa) {
-        SCOPED_TRACE(where(isa, t, rows * cols) + " cols=" + std::to_string(cols));
+        SCOPED_TRACE(where(isa, t, rows * cols) + " cols=" + std::to_string(cols) + (relu ? " relu" : ""));
         Array out = y;
-        add_bias(out.data(), bias.data(), t, rows, cols);
+        add_bias(out.data(), bias.data(), t, rows, cols, relu);
         expect_within(out, exact, bound);
+        if (relu) {
+          for (int64_t i = 0; i < rows * cols; ++i) ASSERT_FALSE(std::signbit(out.at(i))) << i;  // never -0
+        }
       });
     }
 }

@@ -22,8 +22,9 @@ void convert_stochastic(void* dst, DType dst_type, const float* src, int64_t n, 
 /// out[i] = a[i] + b[i] (binary32 sum, one rounding to the dtype; binary64 for f64). out may
 /// alias a or b.
 void add(void* out, const void* a, const void* b, DType dtype, int64_t n);
-/// y[r, c] += bias[c] for a (rows, cols) matrix.
-void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols);
+/// y[r, c] += bias[c] for a (rows, cols) matrix; with `relu`, y[r, c] = max(y[r, c] + bias[c], 0)
+/// (a following ReLU fused in: NaN and -0 give +0, as relu_forward).
+void add_bias(void* y, const void* bias, DType dtype, int64_t rows, int64_t cols, bool relu = false);
 /// y = max(x, 0). In place when y == x.
 void relu_forward(void* y, const void* x, DType dtype, int64_t n);
 /// dx = dy where y > 0, else 0.

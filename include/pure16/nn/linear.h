@@ -1,13 +1,15 @@
 // Fully connected layer, y = x W^T + b, with W of shape (out, in) as in PyTorch.
 #pragma once
 
+#include "pure16/nn/activation.h"
 #include "pure16/nn/layer.h"
 
 namespace pure16::nn {
 
 class Linear : public Layer {
  public:
-  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  Linear(int64_t in_features, int64_t out_features, bool bias = true,
+         FusedActivation activation = FusedActivation::none);
   std::string name() const override;
   Shape output_shape(const Shape& input) const override;
   std::vector<Parameter*> parameters() override;
@@ -22,7 +24,7 @@ class Linear : public Layer {
 
  private:
   int64_t in_, out_;
-  bool has_bias_;
+  bool has_bias_, relu_;
   Parameter weight_, bias_;
 };
 
