@@ -1,8 +1,10 @@
 // The batch-normalization kernels at every ISA level the CPU supports give the scalar
 // reference's bits, for f32, fp16 and bf16: the vector passes do the reference's binary32
 // operations lane by lane (accuracy against float64 is tested in tests/nn/test_batchnorm.cpp).
-// Shapes cover vector tails (channels 1, 3, 17, 100), row blocks (255, 256, 257 rows) and a
-// threaded case, with and without a fused ReLU.
+// Shapes cover vector tails (channels 1, 3, 17, 100), every width of the column sums' register
+// groups (200 = 128 + 64 + 8 and 300 = 2 x 128 + 2 x 16 + 12 with AVX-512; 32-channel groups
+// and tails with AVX2), row blocks (255, 256, 257 rows) and chunks within them, and a threaded case,
+// with and without a fused ReLU.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -104,7 +106,7 @@ void expect_every_level_matches_scalar(DType dtype, int64_t rows, int64_t channe
 
 TEST(BatchnormKernels, EveryLevelGivesTheReferenceBits) {
   for (DType dtype : {DType::f32, DType::f16, DType::bf16})
-    for (int64_t channels : {1, 3, 16, 17, 64, 100})
+    for (int64_t channels : {1, 3, 16, 17, 64, 100, 200, 300})
       for (int64_t rows : {2, 7, 255, 256, 257, 1000}) expect_every_level_matches_scalar(dtype, rows, channels);
 }
 
