@@ -42,8 +42,9 @@ std::vector<int> thread_counts(const Options& o);
 /// after one untimed call.
 double best_time(const std::function<void()>& f);
 
-/// The peaks figures are fractions of, by kind and thread count, measured on first use: for
-/// several threads the larger of their measurement and threads x the one-thread measurement.
+/// The peaks figures are fractions of, by kind and thread count: measured anew at each use (call
+/// it right after timing the kernel), the best of the run so far returned; for several threads
+/// the larger of their measurement and threads x the one-thread measurement.
 class Peaks {
  public:
   double gflops(kernels::PeakKind kind, int threads);
@@ -51,7 +52,7 @@ class Peaks {
  private:
   double measured(kernels::PeakKind kind, int threads);
 
-  std::map<std::pair<kernels::PeakKind, int>, double> cache_;
+  std::map<std::pair<kernels::PeakKind, int>, double> best_;
 };
 
 /// The arithmetic a GEMM of (dtype, acc) runs on with the active kernels, i.e. the peak its
