@@ -131,8 +131,8 @@ TEST(Cli, InfoJsonGivesEveryKernelVariant) {
   // Capped to the portable path, every variant is the scalar reference.
   const CliResult scalar = run_cli("info --json", "PURE16_ISA=scalar");
   ASSERT_EQ(scalar.exit_code, 0) << scalar.err;
-  for (const auto& [kind, variant] : nlohmann::json::parse(scalar.out)["gemm"].items())
-    EXPECT_EQ(variant, "scalar") << kind;
+  const nlohmann::json scalar_doc = nlohmann::json::parse(scalar.out);  // outlives the loop over it
+  for (const auto& [kind, variant] : scalar_doc["gemm"].items()) EXPECT_EQ(variant, "scalar") << kind;
 }
 
 }  // namespace
