@@ -8,9 +8,9 @@
 //   backward_data    stride 1: a forward convolution of dY with flipped filters; otherwise
 //                    dP_g (rows, K) = dY_g W_g, then col2im: each input element collects the
 //                    patch entries that read it.
-// P is never stored: the GEMM reads it through a RowSource (read_patches) one cache block at a
-// time. With NHWC every patch entry (kh, kw) is a contiguous run of Cg channels, so a patch row
-// is a few copies. A 1x1 stride-1 unpadded convolution needs no patch matrix: x viewed as
+// P is never stored: the GEMM packs it from a RowSource (patch_runs) one cache block at a time.
+// With NHWC every patch entry (kh, kw) is a contiguous run of Cg channels, so a patch row is a
+// few runs of the input. A 1x1 stride-1 unpadded convolution needs no patch matrix: x viewed as
 // (N*H*W, C_in) already is P (leading dimension C_in, group g at column g*Cg).
 //
 // col2im's patch gradients live in a per-thread buffer of at most workspace_bytes; larger
@@ -74,23 +74,9 @@ const T* x_row(const T* x, const Conv2dShape& s, int64_t n, int64_t ih) {
   return x + (n * s.in_h + ih) * s.in_w * s.in_channels;
 }
 
-// Short runs (few channels, as in a network's first layer) are cheaper as a loop than a call.
-template <class T>
-inline void copy_run(T* dst, const T* src, int64_t n) {
-  if (n <= 16) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-  } else {
-    std::memcpy(static_cast<void*>(dst), src, size_t(n) * sizeof(T));
-  }
-}
-template <class T>
-inline void zero_run(T* dst, int64_t n) {
-  if (n > 0) std::memset(static_cast<void*>(dst), 0, size_t(n) * sizeof(T));
-}
-
-// The patch matrix P_g of one group, read a run of a row at a time by the GEMM (implicit GEMM):
-// row r, columns [col, col + count) = the input values the filters see at output pixel r, zero
-// where they read padding.
+// The patch matrix P_g of one group, read as runs by the GEMM (implicit GEMM): row r, columns
+// [col, col + count) = the input values the filters see at output pixel r, zero where they read
+// padding.
 template <class T>
 struct Patches {
   const T* x;
@@ -98,14 +84,27 @@ struct Patches {
   int64_t g;
 };
 
+// With one group and no horizontal dilation, a kernel row reads KW neighbouring pixels whose
+// channels are adjacent in NHWC: column kw * C_in + ci of the kernel row is x[iw0 * C_in + it].
+bool contiguous_kernel_rows(const Conv2dShape& s) { return s.groups == 1 && s.dilation_w == 1; }
+
+// A row is at most three runs (zeros, input, zeros) per kernel row when kernel rows are
+// contiguous, else one per kernel column.
+int64_t max_patch_runs(const Conv2dShape& s) {
+  return contiguous_kernel_rows(s) ? 3 * s.kernel_h : s.kernel_h * s.kernel_w;
+}
+
 template <class T>
-void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, void* out, int64_t ld) {
+void patch_runs(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, RowRun* runs,
+                int64_t* row_ends) {
   const Patches<T>& p = *static_cast<const Patches<T>*>(context);
   const Conv2dShape& s = *p.s;
   const int64_t oh_n = s.out_h(), ow_n = s.out_w(), cg = s.group_in(), kw_n = s.kernel_w, row_len = kw_n * cg;
-  // With one group and no horizontal dilation, a kernel row reads KW neighbouring pixels whose
-  // channels are adjacent in NHWC: column kw * C_in + ci of the kernel row is x[iw0 * C_in + it].
-  const bool contiguous_rows = s.groups == 1 && s.dilation_w == 1;
+  const bool contiguous_rows = contiguous_kernel_rows(s);
+  int64_t written = 0;
+  const auto emit = [&](const T* src, int64_t n) {
+    if (n > 0) runs[written++] = RowRun{src, n};
+  };
   // Consecutive rows are consecutive output pixels: divide once, then step (n, oh, ow).
   int64_t n = row / (oh_n * ow_n), oh = row / ow_n % oh_n, ow = row % ow_n;
   const auto next_pixel = [&] {
@@ -117,18 +116,17 @@ void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, i
       }
     }
   };
-  for (int64_t i = 0; i < rows; ++i, next_pixel()) {
-    T* dst = static_cast<T*>(out) + i * ld;  // column c at dst[c - col]
+  for (int64_t i = 0; i < rows; row_ends[i++] = written, next_pixel()) {
     const int64_t iw0 = ow * s.stride_w - s.pad_w, ih0 = oh * s.stride_h - s.pad_h;
-    // A patch away from the borders (most of them) is KH contiguous runs, one per kernel row:
-    // the asked-for columns (a K cache block of the GEMM) take one copy per run they meet.
+    // A patch away from the borders (most of them) is KH contiguous runs, one per kernel row,
+    // clipped to the asked-for columns (a K cache block of the GEMM).
     if (contiguous_rows && iw0 >= 0 && iw0 + kw_n <= s.in_w && ih0 >= 0 &&
         ih0 + (s.kernel_h - 1) * s.dilation_h < s.in_h) {
       const T* src = x_row(p.x, s, n, ih0) + iw0 * s.in_channels;
       const int64_t kernel_row_stride = s.dilation_h * s.in_w * s.in_channels;
       for (int64_t c = col, end = col + count; c < end;) {
         const int64_t kh = c / row_len, within = c - kh * row_len, len = std::min(end - c, row_len - within);
-        copy_run(dst + (c - col), src + kh * kernel_row_stride + within, len);
+        emit(src + kh * kernel_row_stride + within, len);
         c += len;
       }
       continue;
@@ -137,7 +135,7 @@ void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, i
       const int64_t kh = c / row_len, kernel_row_end = std::min(end, (kh + 1) * row_len);
       const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
       if (ih < 0 || ih >= s.in_h) {
-        zero_run(dst + (c - col), kernel_row_end - c);
+        emit(nullptr, kernel_row_end - c);
         c = kernel_row_end;
         continue;
       }
@@ -147,9 +145,9 @@ void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, i
         const int64_t lo = base + std::clamp<int64_t>(-iw0, 0, kw_n) * cg;
         const int64_t hi = base + std::clamp<int64_t>(s.in_w - iw0, 0, kw_n) * cg;
         const int64_t copy_begin = std::clamp(lo, c, kernel_row_end), copy_end = std::clamp(hi, copy_begin, kernel_row_end);
-        zero_run(dst + (c - col), copy_begin - c);
-        copy_run(dst + (copy_begin - col), src_row + iw0 * s.in_channels + (copy_begin - base), copy_end - copy_begin);
-        zero_run(dst + (copy_end - col), kernel_row_end - copy_end);
+        emit(nullptr, copy_begin - c);
+        emit(src_row + iw0 * s.in_channels + (copy_begin - base), copy_end - copy_begin);
+        emit(nullptr, kernel_row_end - copy_end);
         c = kernel_row_end;
         continue;
       }
@@ -157,8 +155,7 @@ void read_patches(const void* context, int64_t row, int64_t rows, int64_t col, i
         const int64_t within = c - kh * row_len, kw = within / cg, ci = within % cg;
         const int64_t len = std::min(kernel_row_end - c, cg - ci);
         const int64_t iw = iw0 + kw * s.dilation_w;
-        if (iw < 0 || iw >= s.in_w) zero_run(dst + (c - col), len);
-        else copy_run(dst + (c - col), src_row + iw * s.in_channels + ci, len);
+        emit(iw < 0 || iw >= s.in_w ? nullptr : src_row + iw * s.in_channels + ci, len);
         c += len;
       }
     }
@@ -274,16 +271,15 @@ struct FlippedFilters {
 };
 
 template <class T>
-void read_flipped_filters(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, void* out,
-                          int64_t ld) {
+void flipped_filter_runs(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, RowRun* runs,
+                         int64_t* row_ends) {
   const FlippedFilters<T>& f = *static_cast<const FlippedFilters<T>*>(context);
   const Conv2dShape& s = *f.s;
   const int64_t og = s.group_out(), cg = s.group_in(), kh_n = s.kernel_h, kw_n = s.kernel_w;
-  T* dst = static_cast<T*>(out);
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t q = row + r, co = q % og, tap = q / og, kh = tap / kw_n, kw = tap % kw_n;
-    const T* src = f.w + (((f.g * og + co) * kh_n + (kh_n - 1 - kh)) * kw_n + (kw_n - 1 - kw)) * cg + col;
-    std::memcpy(dst + r * ld, src, size_t(count) * sizeof(T));
+    runs[r] = RowRun{f.w + (((f.g * og + co) * kh_n + (kh_n - 1 - kh)) * kw_n + (kw_n - 1 - kw)) * cg + col, count};
+    row_ends[r] = r + 1;
   }
 }
 
@@ -300,16 +296,16 @@ void forward(T* y, const T* x, const Filters<T>& filters, DType dtype, Accumulat
   const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
   const T* w = filters.w;
   for (int64_t g = 0; g < s.groups; ++g) {
-    if (is_pointwise(s) && filters.flipped_from == nullptr) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T
+    if (is_pointwise(s)) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T
       gemm(dtype, acc,
            make_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
                      s.out_channels, 0.0f));
       continue;
     }
     const Patches<T> patches{x, &s, g};
-    const RowSource source{read_patches<T>, &patches};
+    const RowSource source{patch_runs<T>, &patches, max_patch_runs(s)};
     const FlippedFilters<T> flipped{w, filters.flipped_from, g};
-    const RowSource flipped_source{read_flipped_filters<T>, &flipped};
+    const RowSource flipped_source{flipped_filter_runs<T>, &flipped, 1};
     GemmArgs args = make_args(false, true, rows, og, k, nullptr, 0, w + g * og * k, k, y + g * og, s.out_channels, 0.0f);
     if (filters.flipped_from != nullptr) {
       args.trans_b = false;
@@ -333,7 +329,7 @@ void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation a
       continue;
     }
     const Patches<T> patches{x, &s, g};  // dW_g (og, K) += dY_g^T (og, rows) P_g (rows, K)
-    const RowSource source{read_patches<T>, &patches};
+    const RowSource source{patch_runs<T>, &patches, max_patch_runs(s)};
     GemmArgs args = make_args(true, false, og, k, rows, dy + g * og, s.out_channels, nullptr, 0, dw + g * og * k, k, 1.0f);
     args.b_rows = &source;
     gemm(dtype, acc, args);

@@ -1,5 +1,7 @@
 #include "pure16/kernels/gemm.h"
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,11 +37,31 @@ GemmKind gemm_kind(DType dtype, Accumulation acc) {
 const void* materialize(const RowSource& source, int64_t rows, int64_t cols, DType dtype, std::vector<std::byte>& storage) {
   const size_t row_bytes = size_t(cols) * dtype_size(dtype);
   storage.resize(size_t(rows) * row_bytes);
-  source.read(source.context, 0, rows, 0, cols, storage.data(), cols);
+  read_rows(source, 0, rows, 0, cols, dtype_size(dtype), storage.data(), cols);
   return storage.data();
 }
 
 }  // namespace
+
+void read_rows(const RowSource& source, int64_t row, int64_t rows, int64_t col, int64_t count, size_t elem_size,
+               void* dst, int64_t ld) {
+  constexpr int64_t kRowsPerCall = 16;  // bounds the run buffer
+  std::vector<RowRun> runs(size_t(std::min(rows, kRowsPerCall) * source.max_runs));
+  int64_t row_ends[kRowsPerCall];
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowsPerCall) {
+    const int64_t n = std::min(kRowsPerCall, rows - r0);
+    source.runs(source.context, row + r0, n, col, count, runs.data(), row_ends);
+    for (int64_t i = 0, first = 0; i < n; first = row_ends[i++]) {
+      auto* out = static_cast<std::byte*>(dst) + size_t((r0 + i) * ld) * elem_size;
+      for (int64_t j = first; j < row_ends[i]; ++j) {
+        const size_t bytes = size_t(runs[size_t(j)].count) * elem_size;
+        if (runs[size_t(j)].src != nullptr) std::memcpy(out, runs[size_t(j)].src, bytes);
+        else std::memset(out, 0, bytes);
+        out += bytes;
+      }
+    }
+  }
+}
 
 std::string_view accumulation_name(Accumulation acc) {
   switch (acc) {

@@ -82,7 +82,8 @@ class Scratch {
 template <class Op>
 struct Workspace {
   Scratch a, b, c;
-  Scratch gathered;  // a block of an operand read through a RowSource, before packing
+  Scratch gathered;  // bf16 pairs of B read through a RowSource, before packing
+  Scratch runs;      // RowRuns of an operand read through a RowSource
 };
 
 // The calling thread's buffers (OpenMP keeps its worker threads, so these persist across calls).
@@ -100,6 +101,15 @@ Workspace<Op>& workspace() {
 // Choosing the A layout by transpose makes packing A a plain (converting) copy in both cases;
 // only op(B) with B stored (N, K) needs a transpose. Rows/columns past `width` are zero.
 
+// Fixed-size pieces compile to vector moves; one variable-length memcpy of the short runs packing
+// copies becomes `rep movs`, whose start-up cost dominated packing.
+inline void copy_bytes(std::byte* d, const std::byte* s, size_t bytes) {
+  size_t off = 0;
+  for (; off + 64 <= bytes; off += 64) std::memcpy(d + off, s + off, 64);
+  for (; off + 8 <= bytes; off += 8) std::memcpy(d + off, s + off, 8);
+  for (; off < bytes; ++off) d[off] = s[off];
+}
+
 // dst[0, ceil(n / kStep)) = units of type U of the n contiguous source elements src[0, n).
 template <class Op, class U, class T>
 inline void convert_run(U* dst, const T* src, int64_t n) {
@@ -114,17 +124,83 @@ inline void convert_run(U* dst, const T* src, int64_t n) {
     for (int64_t j = 0; j < n; ++j) dst[j] = U(src[j].bits) * 0x10001u;  // both halves = the element
   } else {
     static_assert(kRepeat == 1 && sizeof(U) == Op::kStep * sizeof(T), "a unit is kStep source elements");
-    // Fixed-size pieces compile to vector moves; one variable-length memcpy of these short runs
-    // becomes `rep movs`, whose start-up cost dominated packing.
     auto* d = reinterpret_cast<std::byte*>(dst);
-    const auto* s = reinterpret_cast<const std::byte*>(src);
-    const size_t bytes = size_t(n) * sizeof(T);
-    size_t off = 0;
-    for (; off + 64 <= bytes; off += 64) std::memcpy(d + off, s + off, 64);
-    for (; off + 8 <= bytes; off += 8) std::memcpy(d + off, s + off, 8);
-    for (; off < bytes; ++off) d[off] = s[off];
+    copy_bytes(d, reinterpret_cast<const std::byte*>(src), size_t(n) * sizeof(T));
     if (n % Op::kStep != 0)  // the odd last element's partner in its unit
-      std::memset(d + bytes, 0, sizeof(T) * size_t(Op::kStep - n % Op::kStep));
+      std::memset(d + size_t(n) * sizeof(T), 0, sizeof(T) * size_t(Op::kStep - n % Op::kStep));
+  }
+}
+
+// Packing from a RowSource: its runs (see gemm.h) are converted straight into the panels.
+//
+// Writes run (src, n) of a row (zeros when src is null) at element `off` of a row-major panel
+// row. Units of kStep 2 pair consecutive elements, so there the elements' bytes are the units'.
+template <class Op, class Unit, class T>
+inline void put_run(Unit* row, int64_t off, const T* src, int64_t n) {
+  if constexpr (Op::kStep == 1) {
+    if (src != nullptr) convert_run<Op, Unit>(row + off, src, n);
+    else std::fill_n(row + off, n, Unit{});
+  } else {
+    static_assert(sizeof(Unit) == Op::kStep * sizeof(T), "a unit is kStep source elements");
+    auto* d = reinterpret_cast<std::byte*>(row) + size_t(off) * sizeof(T);
+    if (src != nullptr) copy_bytes(d, reinterpret_cast<const std::byte*>(src), size_t(n) * sizeof(T));
+    else std::memset(d, 0, size_t(n) * sizeof(T));
+  }
+}
+
+// Rows [row, row + width) of `source`, columns [col, col + kc), as a row-major panel of W rows
+// (rows past width are zero).
+template <class Op, class Unit, int W, class T>
+void pack_rows_from_source(Unit* dst, const RowSource& source, int64_t row, int width, int64_t col, int64_t kc,
+                           Workspace<Op>& ws) {
+  RowRun* runs = ws.runs.template get<RowRun>(size_t(W * source.max_runs));
+  int64_t row_ends[W];
+  source.runs(source.context, row, width, col, kc, runs, row_ends);
+  for (int w = 0; w < width; ++w) {
+    Unit* dst_row = dst + w * Op::kKCU;
+    int64_t off = 0;
+    for (int64_t j = w == 0 ? 0 : row_ends[w - 1]; j < row_ends[w]; ++j) {
+      put_run<Op>(dst_row, off, static_cast<const T*>(runs[j].src), runs[j].count);
+      off += runs[j].count;
+    }
+    if (kc % Op::kStep != 0) put_run<Op>(dst_row, kc, static_cast<const T*>(nullptr), 1);  // the odd partner
+  }
+  for (int w = width; w < W; ++w) std::fill_n(dst + w * Op::kKCU, ceil_div(kc, Op::kStep), Unit{});
+}
+
+// Rows [row, row + kc) of `source` (K steps of one unit each), columns [col, col + nc), as the
+// consecutive step-major panels of W columns that pack_panel would make of them (columns past
+// nc in the last panel are zero).
+template <class Op, class Unit, int W, class T>
+void pack_steps_from_source(Unit* dst, const RowSource& source, int64_t row, int64_t kc, int64_t col, int64_t nc,
+                            Workspace<Op>& ws) {
+  static_assert(Op::kStep == 1, "a K step is one row of the source");
+  constexpr int64_t kRowsPerCall = 16;
+  RowRun* runs = ws.runs.template get<RowRun>(size_t(kRowsPerCall * source.max_runs));
+  int64_t row_ends[kRowsPerCall];
+  for (int64_t q0 = 0; q0 < kc; q0 += kRowsPerCall) {
+    const int64_t rows = std::min(kRowsPerCall, kc - q0);
+    source.runs(source.context, row + q0, rows, col, nc, runs, row_ends);
+    for (int64_t i = 0; i < rows; ++i) {
+      Unit* step = dst + (q0 + i) * W;  // step q of panel p at step + p * W * kKCU
+      int64_t w = 0;
+      for (int64_t j = i == 0 ? 0 : row_ends[i - 1]; j < row_ends[i]; ++j) {
+        const T* src = static_cast<const T*>(runs[j].src);
+        for (int64_t left = runs[j].count; left > 0;) {
+          const int64_t within = w % W, len = std::min<int64_t>(left, W - within);
+          Unit* d = step + (w / W) * W * Op::kKCU + within;
+          if (src != nullptr) {
+            convert_run<Op, Unit>(d, src, len);
+            src += len;
+          } else {
+            std::fill_n(d, len, Unit{});
+          }
+          w += len;
+          left -= len;
+        }
+      }
+      if (nc % W != 0) std::fill_n(step + (nc / W) * W * Op::kKCU + nc % W, W - nc % W, Unit{});
+    }
   }
 }
 
@@ -317,23 +393,28 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         const int64_t pc = kb * KC, kc = std::min<int64_t>(KC, g.k - pc);
         const int64_t steps = ceil_div(kc, Op::kStep);
         const bool first = kb == 0, last = kb == nk - 1;
-        // An operand read through a RowSource is gathered, then packed like a stored matrix: B a
-        // cache block (kc, nc) at a time, A below a panel at a time.
-        const T* b_block = b + pc * g.ldb + jc;
-        int64_t ldb = g.ldb;
-        if (g.b_rows != nullptr) {
-          T* gathered = ws.gathered.template get<T>(size_t(kc * nc));
-          g.b_rows->read(g.b_rows->context, pc, kc, jc, nc, gathered, nc);
-          b_block = gathered;
-          ldb = nc;
-        }
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int width = int(std::min<int64_t>(NR, nc - jr));
-          if (g.trans_b)
-            pack_panel<Op, Unit, NR, Source::rows_along_k_to_steps>(bpack + jr * KCU, b + (jc + jr) * g.ldb + pc,
-                                                                    g.ldb, width, kc);
-          else
-            pack_panel<Op, Unit, NR, Source::steps_along_w>(bpack + jr * KCU, b_block + jr, ldb, width, kc);
+        // An operand read through a RowSource is packed from its runs: B here, A below a panel at
+        // a time. bf16 pairs interleave two source rows, so there B is gathered, then packed.
+        constexpr bool kStepIsRow = Op::kStep == 1;
+        if (g.b_rows != nullptr && kStepIsRow) {
+          if constexpr (kStepIsRow) pack_steps_from_source<Op, Unit, NR, T>(bpack, *g.b_rows, pc, kc, jc, nc, ws);
+        } else {
+          const T* b_block = b + pc * g.ldb + jc;
+          int64_t ldb = g.ldb;
+          if (g.b_rows != nullptr) {
+            T* gathered = ws.gathered.template get<T>(size_t(kc * nc));
+            read_rows(*g.b_rows, pc, kc, jc, nc, sizeof(T), gathered, nc);
+            b_block = gathered;
+            ldb = nc;
+          }
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int width = int(std::min<int64_t>(NR, nc - jr));
+            if (g.trans_b)
+              pack_panel<Op, Unit, NR, Source::rows_along_k_to_steps>(bpack + jr * KCU, b + (jc + jr) * g.ldb + pc,
+                                                                      g.ldb, width, kc);
+            else
+              pack_panel<Op, Unit, NR, Source::steps_along_w>(bpack + jr * KCU, b_block + jr, ldb, width, kc);
+          }
         }
         for (int64_t ic = ib; ic < ib + mb; ic += Op::kMC) {
           const int64_t mc = std::min<int64_t>(Op::kMC, ib + mb - ic);
@@ -343,11 +424,7 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
               pack_panel<Op, AUnit, MR, Source::steps_along_w>(apack + ir * KCU, a + pc * g.lda + ic + ir, g.lda,
                                                                width, kc);
             } else if (g.a_rows != nullptr) {
-              // Rows read through a RowSource are gathered a panel (MR rows) at a time, so the
-              // gathered copy is still in L1 when it is packed.
-              T* gathered = ws.gathered.template get<T>(size_t(MR * kc));
-              g.a_rows->read(g.a_rows->context, ic + ir, width, pc, kc, gathered, kc);
-              pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, gathered, kc, width, kc);
+              pack_rows_from_source<Op, AUnit, MR, T>(apack + ir * KCU, *g.a_rows, ic + ir, width, pc, kc, ws);
             } else {
               pack_panel<Op, AUnit, MR, Source::rows_along_k>(apack + ir * KCU, a + (ic + ir) * g.lda + pc, g.lda,
                                                               width, kc);
@@ -394,11 +471,13 @@ ThreadGrid choose_grid(const GemmArgs& g, int threads) {
     for (int tn = 1; tn <= std::min<int64_t>(threads / tm, tiles_n); ++tn) {
       const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
       // Rough cycles: two FMA ports of kLanes units; packing a vector of elements costs about one
-      // cycle, four when op(B) has to be transposed.
+      // cycle, four when op(B) has to be transposed, and eight when op(B) comes from a RowSource
+      // (measured for a convolution's weight gradient, whose B is the patch matrix: the runs are
+      // short and their input is re-read KH*KW times).
       const double madds = rows * cols * k / (2.0 * Op::kLanes * Op::kStep);
       const double pack_a = rows * k * double(ceil_div(int64_t(cols), Op::kNC)) / Op::F::kLanes;
-      const double pack_b =
-          cols * k * double(ceil_div(int64_t(rows), Op::kMB)) / Op::F::kLanes * (g.trans_b ? 4.0 : 1.0);
+      const double b_cost = g.b_rows != nullptr ? 8.0 : g.trans_b ? 4.0 : 1.0;
+      const double pack_b = cols * k * double(ceil_div(int64_t(rows), Op::kMB)) / Op::F::kLanes * b_cost;
       const double cost = madds + pack_a + pack_b;
       if (best_cost < 0 || cost < best_cost) {
         best_cost = cost;

@@ -30,16 +30,31 @@ std::string_view accumulation_name(Accumulation acc);  // "f32", "f16", "f16-blo
 /// The inverse of accumulation_name; throws std::invalid_argument listing the names.
 Accumulation parse_accumulation(std::string_view name);
 
-/// An operand that is not stored but produced on demand, a run of a row at a time: the patch
-/// matrix of an implicit-GEMM convolution. The blocked kernels read it one cache block at a time,
-/// so the whole matrix never exists.
-struct RowSource {
-  /// Writes elements [col, col + count) of rows [row, row + rows) (in the GEMM's dtype) to dst,
-  /// row i at dst + i * ld elements.
-  void (*read)(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, void* dst,
-               int64_t ld) = nullptr;
-  const void* context = nullptr;
+/// A piece of a row of an operand read through a RowSource: `count` elements stored
+/// consecutively at `src` (in the GEMM's dtype), or `count` zeros when src is null.
+struct RowRun {
+  const void* src = nullptr;
+  int64_t count = 0;
 };
+
+/// An operand that is not stored but produced on demand: the patch matrix of an implicit-GEMM
+/// convolution. A row is a sequence of runs of stored elements and zeros, and the blocked kernels
+/// pack straight from those runs one cache block at a time, so neither the whole matrix nor a
+/// copy of a block is ever written.
+struct RowSource {
+  /// For each row of [row, row + rows) in turn, appends to `runs` the runs that make up its
+  /// elements [col, col + count), in order, and sets row_ends[i] to the number of runs written so
+  /// far. `runs` has room for rows * max_runs.
+  void (*runs)(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, RowRun* runs,
+               int64_t* row_ends) = nullptr;
+  const void* context = nullptr;
+  int64_t max_runs = 1;  // the most runs any row (any column range of it) takes
+};
+
+/// Writes elements [col, col + count) of rows [row, row + rows) of `source` densely to dst, row i
+/// at dst + i * ld elements of elem_size bytes.
+void read_rows(const RowSource& source, int64_t row, int64_t rows, int64_t col, int64_t count, size_t elem_size,
+               void* dst, int64_t ld);
 
 struct GemmArgs {
   bool trans_a = false;  // op(A) = A^T: A is stored (K, M)
