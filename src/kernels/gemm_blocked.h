@@ -19,8 +19,9 @@
 //                K steps from zero, then each block's sum is added to the wider Acc (micro_kernel);
 //                kKCU must be a multiple of kBlockSteps so blocks start at multiples of it in K
 //   Op::F        binary32 vectors for packing and the epilogue: load/store of float, fp16 and
-//                bf16 with a lane count, raw 16-bit loads, a square transpose of 32-bit words,
-//                16-bit (de)interleaves, set1, mul, fma
+//                bf16 with a lane count, raw 16-bit loads (also each repeated in a word, for
+//                repeated A units), a square transpose of 32-bit words, 16-bit (de)interleaves,
+//                set1, mul, fma
 //
 // Semantics (include/pure16/kernels/gemm.h): every product is accumulated by Op::madd into an
 // Op::Acc sum per C element. Sums over successive K blocks continue from the stored Acc values,
@@ -121,7 +122,10 @@ inline void convert_run(U* dst, const T* src, int64_t n) {
     if (j < n) F::store(dst + j, F::load(src + j, int(n - j)), int(n - j));
   } else if constexpr (kRepeat == 2) {
     static_assert(Op::kStep == 1 && sizeof(T) == 2 && sizeof(U) == 4);
-    for (int64_t j = 0; j < n; ++j) dst[j] = U(src[j].bits) * 0x10001u;  // both halves = the element
+    for (int64_t j = 0; j < n; j += F::kLanes) {
+      const int count = int(std::min<int64_t>(F::kLanes, n - j));
+      F::store_raw(dst + j, F::load_repeated16(src + j, count), count);
+    }
   } else {
     static_assert(kRepeat == 1 && sizeof(U) == Op::kStep * sizeof(T), "a unit is kStep source elements");
     auto* d = reinterpret_cast<std::byte*>(dst);

@@ -61,6 +61,11 @@ struct F32x16 {
     return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, p));
   }
   static void store_raw(void* p, Vec v, int n = kLanes) { store(static_cast<float*>(p), v, n); }  // n words
+  // n of 16 raw 16-bit elements, each repeated in both halves of its word.
+  static Vec load_repeated16(const void* p, int n) {
+    const __m512i x = _mm512_cvtepu16_epi32(load16(static_cast<const uint16_t*>(p), n));
+    return _mm512_castsi512_ps(_mm512_or_si512(x, _mm512_slli_epi32(x, 16)));
+  }
 
   // In-place transpose of a 16 x 16 block of 32-bit words: unpack pairs of rows, gather each
   // column's four-row pieces within 128-bit lanes, then combine the lanes of four row groups.

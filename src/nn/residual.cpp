@@ -1,8 +1,6 @@
 #include "pure16/nn/residual.h"
 
-#include <algorithm>
 #include <stdexcept>
-#include <type_traits>
 #include <vector>
 
 #include "pure16/kernels/elementwise.h"
