@@ -103,35 +103,6 @@ void maxpool_backward(T* dx, const T* dy, const T* x, const Pool2dShape& s) {
                       });
 }
 
-// dx[n, ih, iw, :] = sum over the outputs covering (ih, iw) of contribution(out_offset, oh, ow,
-// k, c), with k = the window-local index of (ih, iw) in that output's window.
-template <class T, class Contribution>
-void gather_backward(T* dx, const Pool2dShape& s, Contribution contribution) {
-  using Acc = compute_t<T>;
-  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
-#pragma omp parallel if (s.batch * s.in_h * s.in_w * c_n > kParallelThreshold)
-  {
-    std::vector<Acc> sum(static_cast<size_t>(c_n));
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t n = 0; n < s.batch; ++n)
-      for (int64_t ih = 0; ih < s.in_h; ++ih) {
-        const Cover ch = covering(ih, s.stride_h, s.pad_h, s.kernel_h, oh_n);
-        for (int64_t iw = 0; iw < s.in_w; ++iw) {
-          const Cover cw = covering(iw, s.stride_w, s.pad_w, s.kernel_w, ow_n);
-          std::fill(sum.begin(), sum.end(), Acc(0));
-          for (int64_t oh = ch.first; oh <= ch.last; ++oh)
-            for (int64_t ow = cw.first; ow <= cw.last; ++ow) {
-              const int64_t out = ((n * oh_n + oh) * ow_n + ow) * c_n;
-              const int32_t k = int32_t((ih - (oh * s.stride_h - s.pad_h)) * s.kernel_w + (iw - (ow * s.stride_w - s.pad_w)));
-              for (int64_t c = 0; c < c_n; ++c) sum[size_t(c)] += contribution(out, oh, ow, k, c);
-            }
-          T* dst = dx + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
-          for (int64_t c = 0; c < c_n; ++c) dst[c] = store_value<T>(sum[size_t(c)]);
-        }
-      }
-  }
-}
-
 template <class T>
 void avgpool_forward(T* y, const T* x, const Pool2dShape& s, bool count_include_pad) {
   using Acc = compute_t<T>;
@@ -159,12 +130,33 @@ void avgpool_forward(T* y, const T* x, const Pool2dShape& s, bool count_include_
   }
 }
 
+// dx[n, ih, iw, :] = the sum over the outputs whose windows cover (ih, iw) of dy / their count:
+// gathered per input element, so threads never write the same element.
 template <class T>
 void avgpool_backward(T* dx, const T* dy, const Pool2dShape& s, bool count_include_pad) {
-  gather_backward(dx, s, [&](int64_t out, int64_t oh, int64_t ow, int32_t, int64_t c) {
-    using Acc = compute_t<T>;
-    return load_value(dy[out + c]) / Acc(avg_count(s, oh, ow, count_include_pad));
-  });
+  using Acc = compute_t<T>;
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), c_n = s.channels;
+#pragma omp parallel if (s.batch * s.in_h * s.in_w * c_n > kParallelThreshold)
+  {
+    std::vector<Acc> sum(static_cast<size_t>(c_n));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < s.batch; ++n)
+      for (int64_t ih = 0; ih < s.in_h; ++ih) {
+        const Cover ch = covering(ih, s.stride_h, s.pad_h, s.kernel_h, oh_n);
+        for (int64_t iw = 0; iw < s.in_w; ++iw) {
+          const Cover cw = covering(iw, s.stride_w, s.pad_w, s.kernel_w, ow_n);
+          std::fill(sum.begin(), sum.end(), Acc(0));
+          for (int64_t oh = ch.first; oh <= ch.last; ++oh)
+            for (int64_t ow = cw.first; ow <= cw.last; ++ow) {
+              const T* g = dy + ((n * oh_n + oh) * ow_n + ow) * c_n;
+              const Acc count = Acc(avg_count(s, oh, ow, count_include_pad));
+              for (int64_t c = 0; c < c_n; ++c) sum[size_t(c)] += load_value(g[c]) / count;
+            }
+          T* dst = dx + ((n * s.in_h + ih) * s.in_w + iw) * c_n;
+          for (int64_t c = 0; c < c_n; ++c) dst[c] = store_value<T>(sum[size_t(c)]);
+        }
+      }
+  }
 }
 
 template <class T>
