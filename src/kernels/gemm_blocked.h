@@ -403,13 +403,15 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
         if (g.b_rows != nullptr && kStepIsRow) {
           if constexpr (kStepIsRow) pack_steps_from_source<Op, Unit, NR, T>(bpack, *g.b_rows, pc, kc, jc, nc, ws);
         } else {
-          const T* b_block = b + pc * g.ldb + jc;
+          const T* b_block = nullptr;  // not trans_b: the (kc, nc) block at row pc, column jc
           int64_t ldb = g.ldb;
           if (g.b_rows != nullptr) {
             T* gathered = ws.gathered.template get<T>(size_t(kc * nc));
             read_rows(*g.b_rows, pc, kc, jc, nc, sizeof(T), gathered, nc);
             b_block = gathered;
             ldb = nc;
+          } else if (!g.trans_b) {
+            b_block = b + pc * g.ldb + jc;  // b is null when read through a RowSource
           }
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int width = int(std::min<int64_t>(NR, nc - jr));
