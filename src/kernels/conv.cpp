@@ -5,17 +5,19 @@
 // ordered (kh, kw, ci) like a filter, so
 //   forward          Y_g (rows, C_out/groups)  = P_g W_g^T          W_g (C_out/groups, K)
 //   backward_weight  dW_g (C_out/groups, K)   += dY_g^T P_g
-//   backward_data    stride 1: a forward convolution of dY with flipped filters; otherwise
-//                    dP_g (rows, K) = dY_g W_g, then col2im: each input element collects the
-//                    patch entries that read it.
+//   backward_data    stride 1: a forward convolution of dY with flipped filters; strided
+//                    (undilated): one such convolution per phase of the stride, each giving a
+//                    subset of the input pixels; otherwise dP_g (rows, K) = dY_g W_g, then
+//                    col2im: each input element collects the patch entries that read it.
 // P is never stored: the GEMM packs it from a RowSource (patch_runs) one cache block at a time.
 // With NHWC every patch entry (kh, kw) is a contiguous run of Cg channels, so a patch row is a
 // few runs of the input. A 1x1 stride-1 unpadded convolution needs no patch matrix: x viewed as
 // (N*H*W, C_in) already is P (leading dimension C_in, group g at column g*Cg).
 //
 // col2im's patch gradients live in a per-thread buffer of at most workspace_bytes; larger
-// problems are processed in chunks of output rows. Only the col2im loop is parallel here; the
-// GEMM is multithreaded inside, and it is always called outside any parallel region.
+// problems are processed in chunks of output rows. A phase's output (about dx / stride area)
+// lives in the same buffer. Only the col2im and phase copy loops are parallel here; the GEMM is
+// multithreaded inside, and it is always called outside any parallel region.
 #include "pure16/kernels/conv.h"
 
 #include <algorithm>
@@ -257,16 +259,23 @@ GemmArgs make_args(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   return args;
 }
 
-// A stride-1 convolution's input gradient is itself a convolution: of dy, padded by
-// dilation * (kernel - 1) - pad, with the filters flipped in space and their channel roles
-// swapped, W'_g[ci][kh][kw][co] = W_g[co][KH-1-kh][KW-1-kw][ci]. As the GEMM's B operand, stored
-// (K' = KH*KW*og, cg) untransposed, row (kh, kw, co) of it is W_g[co][KH-1-kh][KW-1-kw][:], a
-// contiguous run of cg channels: the GEMM reads the flipped filters through this RowSource
-// without their ever being built.
+// The input gradient of a convolution is itself made of convolutions of dy (see
+// backward_data_as_convolution and backward_data_by_phases) whose filters are some of the
+// original taps, in reverse order and with the channel roles swapped. The taps used are
+// kh = first_h + step_h * i for i < taps_h (likewise in w), and the flipped filter is
+// W'_g[ci][i'][j'][co] = W_g[co][kh(taps_h - 1 - i')][kw(taps_w - 1 - j')][ci].
+struct FlippedTaps {
+  const Conv2dShape* s;  // the convolution being differentiated
+  int64_t first_h, first_w, step_h, step_w, taps_h, taps_w;
+};
+
+// As the GEMM's B operand, stored (K' = taps_h * taps_w * og, cg) untransposed, row (i', j', co)
+// of the flipped filters is a contiguous run of cg channels of W: the GEMM reads them through
+// this RowSource without their ever being built.
 template <class T>
 struct FlippedFilters {
   const T* w;
-  const Conv2dShape* s;  // the convolution being differentiated
+  const FlippedTaps* taps;
   int64_t g;
 };
 
@@ -274,21 +283,24 @@ template <class T>
 void flipped_filter_runs(const void* context, int64_t row, int64_t rows, int64_t col, int64_t count, RowRun* runs,
                          int64_t* row_ends) {
   const FlippedFilters<T>& f = *static_cast<const FlippedFilters<T>*>(context);
-  const Conv2dShape& s = *f.s;
-  const int64_t og = s.group_out(), cg = s.group_in(), kh_n = s.kernel_h, kw_n = s.kernel_w;
+  const FlippedTaps& t = *f.taps;
+  const Conv2dShape& s = *t.s;
+  const int64_t og = s.group_out(), cg = s.group_in();
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t q = row + r, co = q % og, tap = q / og, kh = tap / kw_n, kw = tap % kw_n;
-    runs[r] = RowRun{f.w + (((f.g * og + co) * kh_n + (kh_n - 1 - kh)) * kw_n + (kw_n - 1 - kw)) * cg + col, count};
+    const int64_t q = row + r, co = q % og, tap = q / og;
+    const int64_t kh = t.first_h + t.step_h * (t.taps_h - 1 - tap / t.taps_w);
+    const int64_t kw = t.first_w + t.step_w * (t.taps_w - 1 - tap % t.taps_w);
+    runs[r] = RowRun{f.w + (((f.g * og + co) * s.kernel_h + kh) * s.kernel_w + kw) * cg + col, count};
     row_ends[r] = r + 1;
   }
 }
 
 // The filters of a convolution as the GEMM's B operand for group g: stored W_g (og, K), read
-// transposed; or flipped, read through FlippedFilters (whose context must outlive the GEMM).
+// transposed; or flipped, read through FlippedFilters (whose taps must outlive the GEMM).
 template <class T>
 struct Filters {
   const T* w = nullptr;
-  const Conv2dShape* flipped_from = nullptr;  // non-null: the flipped filters of this convolution
+  const FlippedTaps* flipped = nullptr;
 };
 
 template <class T>
@@ -296,18 +308,27 @@ void forward(T* y, const T* x, const Filters<T>& filters, DType dtype, Accumulat
   const int64_t rows = s.batch * s.out_h() * s.out_w(), cg = s.group_in(), og = s.group_out(), k = s.patch();
   const T* w = filters.w;
   for (int64_t g = 0; g < s.groups; ++g) {
-    if (is_pointwise(s)) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T
+    if (is_pointwise(s) && filters.flipped == nullptr) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T
       gemm(dtype, acc,
            make_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
                      s.out_channels, 0.0f));
       continue;
     }
+    if (is_pointwise(s)) {  // one flipped tap: its (cg, og) slice of the original W_g, a plain matrix
+      const FlippedTaps& t = *filters.flipped;
+      const Conv2dShape& o = *t.s;
+      const T* tap = w + ((g * cg * o.kernel_h + t.first_h) * o.kernel_w + t.first_w) * og;
+      gemm(dtype, acc,
+           make_args(false, false, rows, og, cg, x + g * cg, s.in_channels, tap, o.kernel_h * o.kernel_w * og,
+                     y + g * og, s.out_channels, 0.0f));
+      continue;
+    }
     const Patches<T> patches{x, &s, g};
     const RowSource source{patch_runs<T>, &patches, max_patch_runs(s)};
-    const FlippedFilters<T> flipped{w, filters.flipped_from, g};
+    const FlippedFilters<T> flipped{w, filters.flipped, g};
     const RowSource flipped_source{flipped_filter_runs<T>, &flipped, 1};
     GemmArgs args = make_args(false, true, rows, og, k, nullptr, 0, w + g * og * k, k, y + g * og, s.out_channels, 0.0f);
-    if (filters.flipped_from != nullptr) {
+    if (filters.flipped != nullptr) {
       args.trans_b = false;
       args.b = nullptr;
       args.ldb = 0;
@@ -350,7 +371,55 @@ bool backward_data_as_convolution(T* dx, const T* dy, const T* w, DType dtype, A
   t.pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h;
   t.pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
   if (t.pad_h < 0 || t.pad_w < 0) return false;
-  forward(dx, dy, Filters<T>{w, &s}, dtype, acc, t);
+  const FlippedTaps taps{&s, 0, 0, 1, 1, s.kernel_h, s.kernel_w};
+  forward(dx, dy, Filters<T>{w, &taps}, dtype, acc, t);
+  return true;
+}
+
+// The input gradient of a strided convolution (dilation 1), by phases: the input pixels with
+// (ih + pad_h) % stride_h == rh and (iw + pad_w) % stride_w == rw are reached only by the taps
+// kh = rh + stride_h * i, kw = rw + stride_w * j, and input row ih = stride_h * a + rh - pad_h
+// by output rows a - i. So each phase is a stride-1 convolution of dy with those taps flipped,
+// padded by taps - 1, whose output pixel (n, a, b) is that input pixel's gradient: no patch
+// gradients and no col2im sums, at the price of one copy of each phase's output into dx. Input
+// pixels no tap reaches get zero. False for dilated convolutions (then col2im runs).
+template <class T>
+bool backward_data_by_phases(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
+  if (s.dilation_h != 1 || s.dilation_w != 1) return false;
+  std::memset(static_cast<void*>(dx), 0, size_t(s.batch * s.in_h * s.in_w * s.in_channels) * sizeof(T));
+  for (int64_t rh = 0; rh < std::min(s.stride_h, s.kernel_h); ++rh) {
+    for (int64_t rw = 0; rw < std::min(s.stride_w, s.kernel_w); ++rw) {
+      const FlippedTaps taps{&s, rh, rw, s.stride_h, s.stride_w, (s.kernel_h - rh + s.stride_h - 1) / s.stride_h,
+                             (s.kernel_w - rw + s.stride_w - 1) / s.stride_w};
+      Conv2dShape t;
+      t.batch = s.batch;
+      t.in_h = s.out_h();
+      t.in_w = s.out_w();
+      t.in_channels = s.out_channels;
+      t.out_channels = s.in_channels;
+      t.groups = s.groups;
+      t.kernel_h = taps.taps_h;
+      t.kernel_w = taps.taps_w;
+      t.pad_h = taps.taps_h - 1;
+      t.pad_w = taps.taps_w - 1;
+      const int64_t a_n = t.out_h(), b_n = t.out_w(), c = s.in_channels;
+      T* phase = workspace<T>(t.batch * a_n * b_n * c);
+      forward(phase, dy, Filters<T>{w, &taps}, dtype, acc, t);
+#pragma omp parallel for collapse(2) schedule(static) if (t.batch * a_n * b_n * c > kParallelThreshold)
+      for (int64_t n = 0; n < t.batch; ++n) {
+        for (int64_t a = 0; a < a_n; ++a) {
+          const int64_t ih = s.stride_h * a + rh - s.pad_h;
+          if (ih < 0 || ih >= s.in_h) continue;
+          for (int64_t b = 0; b < b_n; ++b) {
+            const int64_t iw = s.stride_w * b + rw - s.pad_w;
+            if (iw < 0 || iw >= s.in_w) continue;
+            std::memcpy(static_cast<void*>(dx + ((n * s.in_h + ih) * s.in_w + iw) * c),
+                        phase + ((n * a_n + a) * b_n + b) * c, size_t(c) * sizeof(T));
+          }
+        }
+      }
+    }
+  }
   return true;
 }
 
@@ -366,6 +435,7 @@ void backward_data(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc
     return;
   }
   if (backward_data_as_convolution(dx, dy, w, dtype, acc, s)) return;
+  if (backward_data_by_phases(dx, dy, w, dtype, acc, s)) return;
   std::memset(static_cast<void*>(dx), 0, size_t(s.batch * s.in_h * s.in_w * s.in_channels) * sizeof(T));
   // fp16/bf16: dP is widened once per chunk (one vectorized conversion) for col2im's sums; the
   // workspace holds both copies.

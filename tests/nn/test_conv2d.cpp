@@ -159,11 +159,13 @@ Exact exact_values(const Problem& p) {
   return e;
 }
 
-// Whether backward_data runs as a convolution of dy (stride 1, padding at most the dilated
-// kernel's extent less one) rather than GEMM + col2im.
+// Whether backward_data runs as convolutions of dy, each input gradient one sum over at most
+// KH*KW*og products (stride 1 with padding at most the dilated kernel's extent less one, or any
+// undilated convolution, by phases) rather than GEMM + col2im.
 bool data_gradient_is_convolution(const Conv2dShape& s) {
-  return s.stride_h == 1 && s.stride_w == 1 && s.pad_h <= s.dilation_h * (s.kernel_h - 1) &&
-         s.pad_w <= s.dilation_w * (s.kernel_w - 1);
+  const bool undilated = s.dilation_h == 1 && s.dilation_w == 1;
+  return undilated || (s.stride_h == 1 && s.stride_w == 1 && s.pad_h <= s.dilation_h * (s.kernel_h - 1) &&
+                       s.pad_w <= s.dilation_w * (s.kernel_w - 1));
 }
 
 // The workspace chunks of backward_data's col2im path.
@@ -271,10 +273,16 @@ INSTANTIATE_TEST_SUITE_P(
         // K = 576 spans several GEMM cache blocks of the patch matrix (256 in K, 512 in N), so
         // patch rows are also read in pieces starting mid-row.
         PrecisionCase{"k3_deep", conv_shape(1, 5, 6, 64, 8, {3, 3}, {1, 1}, {1, 1}, {1, 1}, 1)},
-        // A workspace of a few patch rows: chunks end mid-image, so col2im combines several.
-        PrecisionCase{"k3_stride2_chunked", conv_shape(2, 6, 6, 4, 6, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1), 7 * 36 * 2},
-        PrecisionCase{"k3_stride2_groups_chunked", conv_shape(2, 7, 7, 4, 6, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 2),
-                      5 * 18 * 2}),
+        // Input gradients by phases: a stride larger than the kernel (pixels no tap reaches), and
+        // stride 1 with more padding than the flipped convolution allows.
+        PrecisionCase{"k2_stride3", conv_shape(2, 8, 8, 3, 5, {2, 2}, {3, 3}, {1, 1}, {1, 1}, 1)},
+        PrecisionCase{"k2_pad2", conv_shape(1, 5, 6, 3, 4, {2, 2}, {1, 1}, {2, 2}, {1, 1}, 1)},
+        // col2im (strided and dilated) with a workspace of a few patch rows: chunks end
+        // mid-image, so col2im combines several.
+        PrecisionCase{"k3_stride2_dilation2_chunked", conv_shape(2, 6, 6, 4, 6, {3, 3}, {2, 2}, {1, 1}, {2, 2}, 1),
+                      7 * 36 * 2},
+        PrecisionCase{"k3_stride2_dilation2_groups_chunked",
+                      conv_shape(2, 7, 7, 4, 6, {3, 3}, {2, 2}, {1, 1}, {2, 2}, 2), 5 * 18 * 2}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
