@@ -456,15 +456,23 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
 }
 
 // ---------------------------------------------------------------------------------------------
-// Threads. Each thread of a tm x tn grid owns a rectangle of C (in whole MR x NR tiles, as even
-// as possible) and runs run_region on it with its own packing buffers: no synchronisation, and
-// the result does not depend on the number of threads (every C element is summed over K in the
-// same blocked order). The grid is chosen to minimise the slowest thread's estimated time:
-// multiply-adds plus re-packing (a thread packs op(A) once per kNC of its columns and op(B)
-// once per kMB of its rows).
+// Threads. C is cut into a tm x tn grid of parts (rectangles of whole MR x NR tiles, as even as
+// possible) that the threads take in turn; each part is one run_region with the thread's own
+// packing buffers: no synchronisation, and the result does not depend on the number of threads
+// or on which thread takes a part (every C element is summed over K in the same blocked order).
+//
+// The grid is first chosen for one part per thread, minimising the slowest part's estimated
+// time: multiply-adds plus re-packing (a part packs op(A) once per kNC of its columns and op(B)
+// once per kMB of its rows). Then, where that grid cuts only one dimension, it is cut further
+// into whole rounds of parts of at least a kMB row block (kNC column block), which re-packs
+// almost nothing, up to kPartsPerThread parts per thread: a thread the machine slows down
+// (these vCPUs are shared) then takes fewer parts instead of holding the others up. Finer cuts that re-pack the other
+// operand measured slower (a weight gradient's patch matrix packed by two parts).
 struct ThreadGrid {
   int tm = 1, tn = 1;
 };
+
+constexpr int kPartsPerThread = 4;
 
 template <class Op>
 ThreadGrid choose_grid(const GemmArgs& g, int threads) {
@@ -477,11 +485,12 @@ ThreadGrid choose_grid(const GemmArgs& g, int threads) {
     for (int tn = 1; tn <= std::min<int64_t>(threads / tm, tiles_n); ++tn) {
       const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
       // Rough cycles: two FMA ports of kLanes units; packing a vector of elements costs about one
-      // cycle, four when op(B) has to be transposed, and eight when op(B) comes from a RowSource
-      // (measured for a convolution's weight gradient, whose B is the patch matrix: the runs are
-      // short and their input is re-read KH*KW times).
+      // cycle, four when op(B) has to be transposed, and eight when an operand comes from a
+      // RowSource (measured for a convolution's weight gradient, whose B is the patch matrix: the
+      // runs are short and their input is re-read KH*KW times).
       const double madds = rows * cols * k / (2.0 * Op::kLanes * Op::kStep);
-      const double pack_a = rows * k * double(ceil_div(int64_t(cols), Op::kNC)) / Op::F::kLanes;
+      const double a_cost = g.a_rows != nullptr ? 8.0 : 1.0;
+      const double pack_a = rows * k * double(ceil_div(int64_t(cols), Op::kNC)) / Op::F::kLanes * a_cost;
       const double b_cost = g.b_rows != nullptr ? 8.0 : g.trans_b ? 4.0 : 1.0;
       const double pack_b = cols * k * double(ceil_div(int64_t(rows), Op::kMB)) / Op::F::kLanes * b_cost;
       const double cost = madds + pack_a + pack_b;
@@ -491,6 +500,12 @@ ThreadGrid choose_grid(const GemmArgs& g, int threads) {
       }
     }
   }
+  // Whole rounds of parts: a multiple of the threads, each part at least one cache block.
+  const auto finer = [&](int64_t blocks, int parts) {
+    return std::max<int>(parts, int(std::min<int64_t>(blocks, threads * kPartsPerThread) / threads * threads));
+  };
+  if (best.tn == 1) best.tm = finer(g.m / Op::kMB, best.tm);
+  else if (best.tm == 1) best.tn = finer(g.n / Op::kNC, best.tn);
   return best;
 }
 
@@ -521,12 +536,12 @@ void gemm_blocked(const GemmArgs& g) {
 #pragma omp parallel num_threads(threads)
   {
     // The team may be smaller than asked for; the grid follows the team actually running.
-    const int team = omp_get_num_threads(), t = omp_get_thread_num();
-    const ThreadGrid grid = choose_grid<Op>(g, team);
-    if (t < grid.tm * grid.tn) {
+    const ThreadGrid grid = choose_grid<Op>(g, omp_get_num_threads());
+#pragma omp for schedule(dynamic, 1)
+    for (int part = 0; part < grid.tm * grid.tn; ++part) {
       int64_t r0, r1, c0, c1;
-      split_tiles(g.m, Op::kMR, grid.tm, t / grid.tn, r0, r1);
-      split_tiles(g.n, Op::kNV * Op::kLanes, grid.tn, t % grid.tn, c0, c1);
+      split_tiles(g.m, Op::kMR, grid.tm, part / grid.tn, r0, r1);
+      split_tiles(g.n, Op::kNV * Op::kLanes, grid.tn, part % grid.tn, c0, c1);
       if (r0 < r1 && c0 < c1) run_region<Op, T>(g, r0, r1, c0, c1, workspace<Op>());
     }
   }

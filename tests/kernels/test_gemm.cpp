@@ -238,36 +238,41 @@ TEST_P(GemmKinds, DispatchesTheExpectedVariant) {
 }
 
 // Every C element is summed over K in the same blocked order whatever the thread split.
+// Also with more parts than threads, cut along rows (3100 = four row blocks) and along
+// columns (2100 = four column blocks), which the threads take dynamically.
 TEST_P(GemmKinds, ResultDoesNotDependOnThreadCount) {
   const Kind& kind = GetParam();
-  const Problem p = make_problem(kind.dtype, 131, 97, 300, 7);
-  testing::for_each_isa([&](Isa) {
-    if (kernels::gemm_variant(kind.dtype, kind.acc) == "scalar") return;  // one sum per element, no blocking
-    std::vector<std::vector<std::byte>> results;
-    for (int threads : {1, omp_get_max_threads()}) {
-      Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, false, p.k);
-      Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, true, p.k);
-      Buffer c(kind.dtype, p.m * p.n);
-      GemmArgs args;
-      args.trans_b = true;
-      args.m = p.m;
-      args.n = p.n;
-      args.k = p.k;
-      args.a = a.data();
-      args.lda = p.k;
-      args.b = b.data();
-      args.ldb = p.k;
-      args.c = c.data();
-      args.ldc = p.n;
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(threads);
-      kernels::gemm(kind.dtype, kind.acc, args);
-      omp_set_num_threads(saved);
-      const auto* bytes = static_cast<const std::byte*>(c.data());
-      results.emplace_back(bytes, bytes + p.m * p.n * int64_t(dtype_size(kind.dtype)));
-    }
-    EXPECT_TRUE(results[0] == results[1]) << kind_name(kind) << " " << kernels::gemm_variant(kind.dtype, kind.acc);
-  });
+  for (const Shape3 shape : {Shape3{131, 97, 300}, Shape3{3100, 20, 300}, Shape3{5, 2100, 100}}) {
+    const Problem p = make_problem(kind.dtype, shape.m, shape.n, shape.k, 7);
+    testing::for_each_isa([&](Isa) {
+      if (kernels::gemm_variant(kind.dtype, kind.acc) == "scalar") return;  // one sum per element, no blocking
+      std::vector<std::vector<std::byte>> results;
+      for (int threads : {1, omp_get_max_threads()}) {
+        Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, false, p.k);
+        Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, true, p.k);
+        Buffer c(kind.dtype, p.m * p.n);
+        GemmArgs args;
+        args.trans_b = true;
+        args.m = p.m;
+        args.n = p.n;
+        args.k = p.k;
+        args.a = a.data();
+        args.lda = p.k;
+        args.b = b.data();
+        args.ldb = p.k;
+        args.c = c.data();
+        args.ldc = p.n;
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(threads);
+        kernels::gemm(kind.dtype, kind.acc, args);
+        omp_set_num_threads(saved);
+        const auto* bytes = static_cast<const std::byte*>(c.data());
+        results.emplace_back(bytes, bytes + p.m * p.n * int64_t(dtype_size(kind.dtype)));
+      }
+      EXPECT_TRUE(results[0] == results[1]) << kind_name(kind) << " " << kernels::gemm_variant(kind.dtype, kind.acc)
+                                            << " M N K " << p.m << " " << p.n << " " << p.k;
+    });
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, GemmKinds, ::testing::ValuesIn(all_kinds()),
