@@ -118,6 +118,10 @@ void patch_runs(const void* context, int64_t row, int64_t rows, int64_t col, int
       }
     }
   };
+  // Every row asks for the same columns: the kernel row they start in is found once, then the
+  // loops below step kernel rows without dividing (a division per run cost as much as the copy).
+  const int64_t first_kh = col / row_len, end = col + count;
+  const int64_t kernel_row_stride = s.dilation_h * s.in_w * s.in_channels;
   for (int64_t i = 0; i < rows; row_ends[i++] = written, next_pixel()) {
     const int64_t iw0 = ow * s.stride_w - s.pad_w, ih0 = oh * s.stride_h - s.pad_h;
     // A patch away from the borders (most of them) is KH contiguous runs, one per kernel row,
@@ -125,16 +129,15 @@ void patch_runs(const void* context, int64_t row, int64_t rows, int64_t col, int
     if (contiguous_rows && iw0 >= 0 && iw0 + kw_n <= s.in_w && ih0 >= 0 &&
         ih0 + (s.kernel_h - 1) * s.dilation_h < s.in_h) {
       const T* src = x_row(p.x, s, n, ih0) + iw0 * s.in_channels;
-      const int64_t kernel_row_stride = s.dilation_h * s.in_w * s.in_channels;
-      for (int64_t c = col, end = col + count; c < end;) {
-        const int64_t kh = c / row_len, within = c - kh * row_len, len = std::min(end - c, row_len - within);
-        emit(src + kh * kernel_row_stride + within, len);
+      for (int64_t c = col, kh = first_kh; c < end; ++kh) {
+        const int64_t len = std::min(end, (kh + 1) * row_len) - c;
+        emit(src + kh * kernel_row_stride + (c - kh * row_len), len);
         c += len;
       }
       continue;
     }
-    for (int64_t c = col, end = col + count; c < end;) {
-      const int64_t kh = c / row_len, kernel_row_end = std::min(end, (kh + 1) * row_len);
+    for (int64_t c = col, kh = first_kh; c < end; ++kh) {
+      const int64_t kernel_row_end = std::min(end, (kh + 1) * row_len);
       const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h;
       if (ih < 0 || ih >= s.in_h) {
         emit(nullptr, kernel_row_end - c);
