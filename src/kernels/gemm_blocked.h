@@ -466,8 +466,9 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
 // once per kMB of its rows). Then, where that grid cuts only one dimension, it is cut further
 // into whole rounds of parts of at least a kMB row block (kNC column block), which re-packs
 // almost nothing, up to kPartsPerThread parts per thread: a thread the machine slows down
-// (these vCPUs are shared) then takes fewer parts instead of holding the others up. Finer cuts that re-pack the other
-// operand measured slower (a weight gradient's patch matrix packed by two parts).
+// (these vCPUs are shared) then takes fewer parts instead of holding the others up. Finer cuts
+// that re-pack the other operand measured slower (a weight gradient's patch matrix packed by
+// two parts).
 struct ThreadGrid {
   int tm = 1, tn = 1;
 };

@@ -16,7 +16,10 @@
 //                    accumulator, rounded once to the dtype.
 //   backward_data    stride 1: the convolution of dy with the spatially flipped, channel-
 //                    transposed filters, so each element is one GEMM sum over KH*KW*C_out/groups
-//                    products rounded once. Other strides: dP = dy_g W_g is a GEMM sum over
+//                    products rounded once. Other strides, undilated: one such convolution per
+//                    phase of the stride, over that phase's taps, so each element is one GEMM sum
+//                    over at most KH*KW*C_out/groups products rounded once (zero where no tap
+//                    reaches). Dilated and strided: dP = dy_g W_g is a GEMM sum over
 //                    C_out/groups products, rounded to the dtype; col2im then sums the KH*KW (or
 //                    fewer) patch entries of each input element in binary32 and rounds once more.
 //                    If the workspace splits one image into several row chunks, an element
