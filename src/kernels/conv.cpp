@@ -360,22 +360,37 @@ void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation a
   }
 }
 
+// The stride-1 convolution of dy, with the flipped taps of the convolution being
+// differentiated as its filters, whose output is dx (or a phase of it).
+Conv2dShape convolution_of_dy(const FlippedTaps& taps, int64_t dilation_h, int64_t dilation_w, int64_t pad_h,
+                              int64_t pad_w) {
+  const Conv2dShape& s = *taps.s;
+  Conv2dShape t;
+  t.batch = s.batch;
+  t.in_h = s.out_h();
+  t.in_w = s.out_w();
+  t.in_channels = s.out_channels;
+  t.out_channels = s.in_channels;
+  t.groups = s.groups;
+  t.kernel_h = taps.taps_h;
+  t.kernel_w = taps.taps_w;
+  t.dilation_h = dilation_h;
+  t.dilation_w = dilation_w;
+  t.pad_h = pad_h;
+  t.pad_w = pad_w;
+  return t;
+}
+
 // The input gradient of a stride-1 convolution as the forward convolution of dy with the
 // flipped filters (see FlippedFilters). False when the padding exceeds what that allows (then
 // the col2im path runs).
 template <class T>
 bool backward_data_as_convolution(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
   if (s.stride_h != 1 || s.stride_w != 1) return false;
-  Conv2dShape t = s;
-  t.in_h = s.out_h();
-  t.in_w = s.out_w();
-  t.in_channels = s.out_channels;
-  t.out_channels = s.in_channels;
-  t.pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h;
-  t.pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
-  if (t.pad_h < 0 || t.pad_w < 0) return false;
+  const int64_t pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h, pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
+  if (pad_h < 0 || pad_w < 0) return false;
   const FlippedTaps taps{&s, 0, 0, 1, 1, s.kernel_h, s.kernel_w};
-  forward(dx, dy, Filters<T>{w, &taps}, dtype, acc, t);
+  forward(dx, dy, Filters<T>{w, &taps}, dtype, acc, convolution_of_dy(taps, s.dilation_h, s.dilation_w, pad_h, pad_w));
   return true;
 }
 
@@ -394,17 +409,7 @@ bool backward_data_by_phases(T* dx, const T* dy, const T* w, DType dtype, Accumu
     for (int64_t rw = 0; rw < std::min(s.stride_w, s.kernel_w); ++rw) {
       const FlippedTaps taps{&s, rh, rw, s.stride_h, s.stride_w, (s.kernel_h - rh + s.stride_h - 1) / s.stride_h,
                              (s.kernel_w - rw + s.stride_w - 1) / s.stride_w};
-      Conv2dShape t;
-      t.batch = s.batch;
-      t.in_h = s.out_h();
-      t.in_w = s.out_w();
-      t.in_channels = s.out_channels;
-      t.out_channels = s.in_channels;
-      t.groups = s.groups;
-      t.kernel_h = taps.taps_h;
-      t.kernel_w = taps.taps_w;
-      t.pad_h = taps.taps_h - 1;
-      t.pad_w = taps.taps_w - 1;
+      const Conv2dShape t = convolution_of_dy(taps, 1, 1, taps.taps_h - 1, taps.taps_w - 1);
       const int64_t a_n = t.out_h(), b_n = t.out_w(), c = s.in_channels;
       T* phase = workspace<T>(t.batch * a_n * b_n * c);
       forward(phase, dy, Filters<T>{w, &taps}, dtype, acc, t);
