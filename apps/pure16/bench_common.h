@@ -38,9 +38,9 @@ int all_threads(const Options& o);
 /// The thread counts a kernel figure is given for: one core, and all the asked-for threads.
 std::vector<int> thread_counts(const Options& o);
 
-/// Best time in seconds of `f` over repetitions lasting at least ~0.3 s in all (at least three),
-/// after one untimed call.
-double best_time(const std::function<void()>& f);
+/// Best time in seconds of `f` over repetitions lasting at least `min_seconds` in all (at least
+/// three, at most fifty), after one untimed call.
+double best_time(const std::function<void()>& f, double min_seconds = 0.3);
 
 /// The peaks figures are fractions of, by kind and thread count: measured anew at each use (call
 /// it right after timing the kernel), the best of the run so far returned; for several threads
@@ -48,6 +48,9 @@ double best_time(const std::function<void()>& f);
 class Peaks {
  public:
   double gflops(kernels::PeakKind kind, int threads);
+  /// Best time of `f` (as best_time) over five rounds, the peak of `kind` on `threads` (and on
+  /// one thread) measured after each: the kernel and its denominator sampled over the same time.
+  double best_time_beside_peak(kernels::PeakKind kind, int threads, const std::function<void()>& f);
 
  private:
   double measured(kernels::PeakKind kind, int threads);
