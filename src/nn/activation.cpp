@@ -6,6 +6,22 @@
 
 namespace pure16::nn {
 
+void apply_bias_and_activation(Tensor& y, const Tensor* bias, FusedActivation activation) {
+  const bool relu = activation == FusedActivation::relu;
+  if (bias != nullptr) {
+    const int64_t cols = y.shape().back();
+    kernels::add_bias(y.raw(), bias->raw(), y.dtype(), y.numel() / cols, cols, relu);
+  } else if (relu) {
+    kernels::relu_forward(y.raw(), y.raw(), y.dtype(), y.numel());
+  }
+}
+
+Tensor relu_gradient(const Tensor& dy, const Tensor& y) {
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
+  kernels::relu_backward(dx.raw(), dy.raw(), y.raw(), dy.dtype(), dy.numel());
+  return dx;
+}
+
 Tensor ReLU::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   kernels::relu_forward(y.raw(), x.raw(), x.dtype(), x.numel());
@@ -15,10 +31,7 @@ Tensor ReLU::forward_impl(const Tensor& x, Context& ctx, const RunOptions&) {
 
 Tensor ReLU::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
   if (!need_input_grad) return {};
-  const Tensor& y = ctx.saved.at(0);
-  Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
-  kernels::relu_backward(dx.raw(), dy.raw(), y.raw(), dy.dtype(), dy.numel());
-  return dx;
+  return relu_gradient(dy, ctx.saved.at(0));
 }
 
 Shape Flatten::output_shape(const Shape& input) const {

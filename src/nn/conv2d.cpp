@@ -35,9 +35,10 @@ Conv2d::Conv2d(const Conv2dConfig& config) : config_(config) {
   bias_.init = Init::uniform(bound);
 }
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding, bool bias)
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding, bool bias,
+               FusedActivation activation)
     : Conv2d(Conv2dConfig{in_channels, out_channels, {kernel, kernel}, {stride, stride}, {padding, padding}, {1, 1}, 1,
-                          bias}) {}
+                          bias, activation}) {}
 
 std::string Conv2d::name() const {
   const Conv2dConfig& c = config_;
@@ -48,7 +49,7 @@ std::string Conv2d::name() const {
   if (c.dilation != std::array<int64_t, 2>{1, 1}) s += ", dilation " + pair_string(c.dilation);
   if (c.groups != 1) s += ", groups " + std::to_string(c.groups);
   if (c.bias) s += ", bias";
-  return s + ")";
+  return s + ")" + (c.activation == FusedActivation::relu ? "+ReLU" : "");
 }
 
 kernels::Conv2dShape Conv2d::kernel_shape(const Shape& input) const {
@@ -98,15 +99,17 @@ Tensor Conv2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions& opt
   const kernels::Conv2dShape s = kernel_shape(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
   kernels::conv2d_forward(y.raw(), x.raw(), weight_.value.raw(), x.dtype(), options.accumulation, s);
-  // y viewed as (N*OH*OW, C_out): the bias is a row vector added to every pixel.
-  if (config_.bias) kernels::add_bias(y.raw(), bias_.value.raw(), y.dtype(), y.numel() / s.out_channels, s.out_channels);
+  apply_bias_and_activation(y, config_.bias ? &bias_.value : nullptr, config_.activation);
   ctx.saved = {x};
+  if (config_.activation == FusedActivation::relu) ctx.saved.push_back(y);  // where y > 0, for backward
   return y;
 }
 
-Tensor Conv2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) {
+Tensor Conv2d::backward_impl(const Tensor& dy_out, const Context& ctx, const RunOptions& options,
+                             bool need_input_grad) {
   const Tensor& x = ctx.saved.at(0);
   const kernels::Conv2dShape s = kernel_shape(x.shape());
+  const Tensor dy = config_.activation == FusedActivation::relu ? relu_gradient(dy_out, ctx.saved.at(1)) : dy_out;
   kernels::conv2d_backward_weight(weight_.grad.raw(), dy.raw(), x.raw(), dy.dtype(), options.accumulation, s);
   if (config_.bias)
     kernels::sum_rows(bias_.grad.raw(), dy.raw(), dy.dtype(), dy.numel() / s.out_channels, s.out_channels, 1.0f);

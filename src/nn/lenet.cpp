@@ -13,11 +13,9 @@ std::unique_ptr<Sequential> lenet5(const Shape& sample_shape, int64_t num_classe
   if (sample_shape.size() != 3)
     throw std::invalid_argument("lenet5: samples must be (H, W, C) images, got " + shape_string(sample_shape));
   auto model = std::make_unique<Sequential>();
-  model->emplace<Conv2d>(sample_shape[2], 6, 5, 1, 2, true);
-  model->emplace<ReLU>();
+  model->emplace<Conv2d>(sample_shape[2], 6, 5, 1, 2, true, FusedActivation::relu);
   model->emplace<MaxPool2d>(2);
-  model->emplace<Conv2d>(6, 16, 5, 1, 0, true);
-  model->emplace<ReLU>();
+  model->emplace<Conv2d>(6, 16, 5, 1, 0, true, FusedActivation::relu);
   model->emplace<MaxPool2d>(2);
   model->emplace<Flatten>();
   // The flattened width follows from the image size (400 for 28x28).

@@ -8,7 +8,7 @@
 namespace pure16::nn {
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, FusedActivation activation)
-    : in_(in_features), out_(out_features), has_bias_(bias), relu_(activation == FusedActivation::relu) {
+    : in_(in_features), out_(out_features), has_bias_(bias), activation_(activation) {
   if (in_ <= 0 || out_ <= 0) throw std::invalid_argument("Linear: feature counts must be positive");
   const double bound = 1.0 / std::sqrt(double(in_));
   weight_.name = "weight";
@@ -20,7 +20,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, FusedActiva
 }
 
 std::string Linear::name() const {
-  return "Linear(" + std::to_string(in_) + ", " + std::to_string(out_) + ")" + (relu_ ? "+ReLU" : "");
+  return "Linear(" + std::to_string(in_) + ", " + std::to_string(out_) + ")" + (activation_ == FusedActivation::relu ? "+ReLU" : "");
 }
 
 Shape Linear::output_shape(const Shape& input) const {
@@ -41,10 +41,9 @@ Tensor Linear::forward_impl(const Tensor& x, Context& ctx, const RunOptions& opt
   // x (B, in), W (out, in) -> y (B, out) = x W^T (+ b)
   Tensor y = Tensor::empty({x.size(0), out_}, x.dtype());
   kernels::gemm(y, x, false, weight_.value, true, 1.0f, 0.0f, options.accumulation);
-  if (has_bias_) kernels::add_bias(y.raw(), bias_.value.raw(), y.dtype(), y.size(0), out_, relu_);
-  else if (relu_) kernels::relu_forward(y.raw(), y.raw(), y.dtype(), y.numel());
+  apply_bias_and_activation(y, has_bias_ ? &bias_.value : nullptr, activation_);
   ctx.saved = {x};
-  if (relu_) ctx.saved.push_back(y);  // where y > 0, for backward; the next layer keeps y anyway
+  if (activation_ == FusedActivation::relu) ctx.saved.push_back(y);  // where y > 0, for backward; the next layer keeps y anyway
   return y;
 }
 
@@ -52,12 +51,7 @@ Tensor Linear::backward_impl(const Tensor& dy_out, const Context& ctx, const Run
                              bool need_input_grad) {
   const Tensor& x = ctx.saved.at(0);
   // With the ReLU fused in, dy_out is the gradient of max(y, 0): only where y > 0 does it pass.
-  Tensor dy = dy_out;
-  if (relu_) {
-    const Tensor& y = ctx.saved.at(1);
-    dy = Tensor::empty(y.shape(), y.dtype());
-    kernels::relu_backward(dy.raw(), dy_out.raw(), y.raw(), y.dtype(), y.numel());
-  }
+  const Tensor dy = activation_ == FusedActivation::relu ? relu_gradient(dy_out, ctx.saved.at(1)) : dy_out;
   // dW (out, in) += dy^T (out, B) x (B, in); db (out) += sum over the batch of dy
   kernels::gemm(weight_.grad, dy, true, x, false, 1.0f, 1.0f, options.accumulation);
   if (has_bias_) kernels::sum_rows(bias_.grad.raw(), dy.raw(), dy.dtype(), dy.size(0), out_, 1.0f);

@@ -9,6 +9,14 @@ namespace pure16::nn {
 /// gradients as the layer followed by a ReLU layer, with one pass over memory fewer each way.
 enum class FusedActivation { none, relu };
 
+/// The epilogue of a layer whose output's last dimension is its features or channels: adds the
+/// bias (if given) to every row of y viewed as (numel / C, C), then applies the activation, in
+/// one pass over y.
+void apply_bias_and_activation(Tensor& y, const Tensor* bias, FusedActivation activation);
+/// The gradient at a ReLU's input, dy where its output y > 0, else 0: shared by the ReLU layer
+/// and the layers with one fused in.
+Tensor relu_gradient(const Tensor& dy, const Tensor& y);
+
 class ReLU : public Layer {
  public:
   std::string name() const override { return "ReLU"; }

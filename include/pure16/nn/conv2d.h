@@ -1,5 +1,5 @@
 // 2-D convolution on NHWC activations: x (N, H, W, C_in) -> y (N, OH, OW, C_out), weight
-// (C_out, KH, KW, C_in / groups) and optional bias (C_out). Defaults follow torchvision's
+// (C_out, KH, KW, C_in / groups), optional bias (C_out) and optionally a ReLU fused in. Defaults follow torchvision's
 // ResNets (no bias); the initialisation is PyTorch's default, kaiming_uniform(a = sqrt(5)),
 // i.e. uniform in +-1/sqrt(fan_in) with fan_in = KH * KW * C_in / groups, for weight and bias.
 #pragma once
@@ -7,6 +7,7 @@
 #include <array>
 
 #include "pure16/kernels/conv.h"
+#include "pure16/nn/activation.h"
 #include "pure16/nn/layer.h"
 
 namespace pure16::nn {
@@ -20,6 +21,7 @@ struct Conv2dConfig {
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
   bool bias = false;
+  FusedActivation activation = FusedActivation::none;
 };
 
 class Conv2d : public Layer {
@@ -27,7 +29,7 @@ class Conv2d : public Layer {
   explicit Conv2d(const Conv2dConfig& config);
   /// Square kernel, stride and padding, no dilation, one group.
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride = 1, int64_t padding = 0,
-         bool bias = false);
+         bool bias = false, FusedActivation activation = FusedActivation::none);
 
   std::string name() const override;
   Shape output_shape(const Shape& input) const override;

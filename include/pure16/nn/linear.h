@@ -24,7 +24,8 @@ class Linear : public Layer {
 
  private:
   int64_t in_, out_;
-  bool has_bias_, relu_;
+  bool has_bias_;
+  FusedActivation activation_;
   Parameter weight_, bias_;
 };
 
