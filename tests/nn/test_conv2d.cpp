@@ -281,6 +281,11 @@ INSTANTIATE_TEST_SUITE_P(
         // stride 1 with more padding than the flipped convolution allows.
         PrecisionCase{"k2_stride3", conv_shape(2, 8, 8, 3, 5, {2, 2}, {3, 3}, {1, 1}, {1, 1}, 1)},
         PrecisionCase{"k2_pad2", conv_shape(1, 5, 6, 3, 4, {2, 2}, {1, 1}, {2, 2}, {1, 1}, 1)},
+        // Phases computed only where they land in the input: a one-tap phase whose first row is
+        // cut (stride = kernel, padding 2), and input rows and columns past the last window,
+        // which no output reads (their gradient is zero, written by the phase, not a memset).
+        PrecisionCase{"k3_stride3_pad2", conv_shape(2, 8, 7, 3, 5, {3, 3}, {3, 3}, {2, 2}, {1, 1}, 1)},
+        PrecisionCase{"k3_stride2_tail", conv_shape(2, 10, 9, 3, 5, {3, 3}, {2, 2}, {0, 0}, {1, 1}, 1)},
         // col2im (strided and dilated) with a workspace of a few patch rows: chunks end
         // mid-image, so col2im combines several.
         PrecisionCase{"k3_stride2_dilation2_chunked", conv_shape(2, 6, 6, 4, 6, {3, 3}, {2, 2}, {1, 1}, {2, 2}, 1),
