@@ -136,6 +136,15 @@ typename S::I fp16_bits_stochastic(typename S::F x, typename S::I random) {
   using I = typename S::I;
   const I zero = S::iset1(0);
   const I bits = S::as_int(x);
+  // Where every lane's result is a binary16 normal below 2^15, or x is zero, exactly the low 13
+  // bits of x are dropped: adding 0x1fff - r to them (r the top 13 bits of random) carries into
+  // the kept bits exactly when r < dropped, and the conversion toward zero keeps the top bits.
+  // Below 2^15 that carry cannot reach infinity. A third of the general path's instructions.
+  const I magnitude = S::iand(bits, S::iset1(0x7fffffffu));
+  const auto fast = S::mor(S::mand(S::igt(magnitude, S::iset1(0x387fffffu)), S::igt(S::iset1(0x47000000u), magnitude)),
+                           S::ieq(magnitude, zero));
+  if (S::count(fast) == S::lanes)
+    return S::fp16_bits_toward_zero(S::as_float(S::iadd(bits, S::template srl<19>(S::ixor(random, S::iset1(~0u))))));
   const I sign = S::template srl<16>(S::iand(bits, S::iset1(0x80000000u)));
   const I biased = S::template srl<23>(S::iand(bits, S::iset1(0x7fffffffu)));
   const I mant = S::iand(bits, S::iset1(0x007fffffu));

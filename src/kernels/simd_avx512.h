@@ -97,6 +97,10 @@ struct Avx512 {
   static I as_int(F a) { return _mm512_castps_si512(a); }
   static F to_float(I a) { return _mm512_cvtepi32_ps(a); }  // signed int32 -> float
   static I to_int(F a) { return _mm512_cvtps_epi32(a); }    // nearest even (the default MXCSR mode)
+  // binary16 bits of a rounded toward zero, one per 32-bit lane
+  static I fp16_bits_toward_zero(F a) {
+    return _mm512_cvtepu16_epi32(_mm512_cvtps_ph(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+  }
 
   // 32-bit integer lanes.
   static I iset1(uint32_t x) { return _mm512_set1_epi32(int(x)); }
