@@ -88,21 +88,32 @@ void philox_blocks(uint32_t* out, uint64_t key, uint64_t stream, uint64_t block0
     I c1 =
         S::iand(S::iselect(S::iltu(c0, first_lo), S::iset1(uint32_t(first >> 32) + 1), S::iset1(uint32_t(first >> 32))),
                 S::iset1(0x3fffffffu));
-    I c2 = S::iset1(uint32_t(stream));
-    I c3 = S::iset1(uint32_t(stream >> 32));
+    const I c2 = S::iset1(uint32_t(stream));
+    const I c3 = S::iset1(uint32_t(stream >> 32));
+    // The rounds run on the even lanes' blocks and, swapped into the same places, the odd
+    // lanes': each block in the low word of a 64-bit half, so that one multiply leaves the whole
+    // product there (lo low, hi high) and a word swap brings hi down. The lanes are put back in
+    // order once, after the last round, instead of after every multiply.
+    I e0 = c0, e1 = c1, e2 = c2, e3 = c3;
+    I o0 = S::swap_words(c0), o1 = S::swap_words(c1), o2 = c2, o3 = c3;
+    const auto round = [](I& x0, I& x1, I& x2, I& x3, I key0, I key1) {
+      const I product0 = S::mul_low_words(x0, 0xD2511F53u), product1 = S::mul_low_words(x2, 0xCD9E8D57u);
+      x0 = S::ixor3(S::swap_words(product1), x1, key0);
+      x1 = product1;
+      x2 = S::ixor3(S::swap_words(product0), x3, key1);
+      x3 = product0;
+    };
     uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
-    for (int round = 0; round < 10; ++round) {
-      I hi0, lo0, hi1, lo1;
-      S::mulhilo(c0, 0xD2511F53u, hi0, lo0);
-      S::mulhilo(c2, 0xCD9E8D57u, hi1, lo1);
-      c0 = S::ixor(S::ixor(hi1, c1), S::iset1(k0));
-      c1 = lo1;
-      c2 = S::ixor(S::ixor(hi0, c3), S::iset1(k1));
-      c3 = lo0;
+#pragma GCC unroll 10
+    for (int r = 0; r < 10; ++r) {
+      const I key0 = S::iset1(k0), key1 = S::iset1(k1);
+      round(e0, e1, e2, e3, key0, key1);
+      round(o0, o1, o2, o3, key0, key1);
       k0 += 0x9E3779B9u;
       k1 += 0xBB67AE85u;
     }
-    S::store_u32_interleaved4(out + 4 * b, c0, c1, c2, c3);
+    const auto merged = [](I even, I odd) { return S::iselect(S::odd_lanes(), S::swap_words(odd), even); };
+    S::store_u32_interleaved4(out + 4 * b, merged(e0, o0), merged(e1, o1), merged(e2, o2), merged(e3, o3));
   }
 }
 

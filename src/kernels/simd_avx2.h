@@ -133,14 +133,13 @@ struct Avx2 {
     return _mm256_cmpgt_epi32(_mm256_xor_si256(b, flip), _mm256_xor_si256(a, flip));
   }
   static I iselect(M m, I a, I b) { return _mm256_blendv_epi8(b, a, m); }  // m ? a : b
-  /// The 64-bit products a * b split into high and low words (Philox's mulhilo).
-  static void mulhilo(I a, uint32_t b, I& hi, I& lo) {
-    const I bv = _mm256_set1_epi32(int(b));
-    const I even = _mm256_mul_epu32(a, bv);                        // lanes 0, 2, 4, 6
-    const I odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), bv);  // lanes 1, 3, 5, 7
-    hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-    lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  }
+  /// Philox's multiply: the 64-bit products of the low words of each 64-bit half of a's lanes
+  /// with b (the high words of a are ignored).
+  static I mul_low_words(I a, uint32_t b) { return _mm256_mul_epu32(a, _mm256_set1_epi32(int(b))); }
+  /// The two 32-bit words of each 64-bit half swapped.
+  static I swap_words(I a) { return _mm256_shuffle_epi32(a, 0xB1); }
+  static I ixor3(I a, I b, I c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+  static M odd_lanes() { return _mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1); }
 
   // Masks and reductions.
   static M mand(M a, M b) { return _mm256_and_si256(a, b); }

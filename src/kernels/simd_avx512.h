@@ -125,14 +125,13 @@ struct Avx512 {
   static M igt(I a, I b) { return _mm512_cmpgt_epi32_mask(a, b); }  // signed
   static M iltu(I a, I b) { return _mm512_cmplt_epu32_mask(a, b); }
   static I iselect(M m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }  // m ? a : b
-  /// The 64-bit products a * b split into high and low words (Philox's mulhilo).
-  static void mulhilo(I a, uint32_t b, I& hi, I& lo) {
-    const I bv = _mm512_set1_epi32(int(b));
-    const I even = _mm512_mul_epu32(a, bv);                        // lanes 0, 2, ..., 14
-    const I odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), bv);  // lanes 1, 3, ..., 15
-    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-    lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  }
+  /// Philox's multiply: the 64-bit products of the low words of each 64-bit half of a's lanes
+  /// with b (the high words of a are ignored).
+  static I mul_low_words(I a, uint32_t b) { return _mm512_mul_epu32(a, _mm512_set1_epi32(int(b))); }
+  /// The two 32-bit words of each 64-bit half swapped.
+  static I swap_words(I a) { return _mm512_shuffle_epi32(a, _MM_PERM_CDAB); }
+  static I ixor3(I a, I b, I c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
+  static M odd_lanes() { return M(0xAAAA); }
 
   // Masks and reductions.
   static M mand(M a, M b) { return M(a & b); }
