@@ -38,7 +38,9 @@ def parse_args():
     p.add_argument("--torch-modes", nargs="+", default=["fp32", "fp32-channels_last", "bf16"],
                    choices=["fp32", "fp32-channels_last", "bf16"])
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per run (their median step time counts)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="timed steps per run (their median step time counts); default: 100 for the MLP, whose "
+                        "steps take milliseconds, else 5")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     return p.parse_args()
@@ -53,6 +55,9 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 DEFAULT_BATCH = {"mlp": 128, "resnet18-cifar": 64, "resnet50": 8}
+# A run should outlast the shared machine's millisecond-scale hiccups: five MLP steps took 20 ms,
+# and single rounds then ranged over 5x.
+DEFAULT_STEPS = {"mlp": 100, "resnet18-cifar": 5, "resnet50": 5}
 INPUT = {"mlp": (1, 28, 28), "resnet18-cifar": (3, 32, 32), "resnet50": (3, 224, 224)}
 CLASSES = {"mlp": 10, "resnet18-cifar": 10, "resnet50": 1000}
 
@@ -130,6 +135,10 @@ def torch_model(name):
     if name == "resnet50":
         return ResNet(Bottleneck, [3, 4, 6, 3], 1000, cifar=False)
     raise ValueError(name)
+
+
+def steps_for(name):
+    return ARGS.steps if ARGS.steps is not None else DEFAULT_STEPS[name]
 
 
 def torch_images_per_second(name, mode, batch, steps, warmup):
@@ -222,7 +231,8 @@ def main():
         print(f"oneDNN ISA: {head['onednn']['isa']}; convolution kernels: fp32 {head['onednn']['fp32_conv']}, "
               f"bf16 {head['onednn']['bf16_conv']}")
         print(head["pure16_info"])
-        print(f"\n{ARGS.repeats} interleaved rounds of {ARGS.warmup} warm-up + {ARGS.steps} timed steps per run; "
+        steps = ", ".join(f"{name} {steps_for(name)}" for name in ARGS.models)
+        print(f"\n{ARGS.repeats} interleaved rounds of {ARGS.warmup} warm-up + timed steps ({steps}) per run; "
               "img/s = batch / median step time; figures are the medians of the rounds.", flush=True)
 
     runs, ratios = [], []
@@ -235,9 +245,10 @@ def main():
         for _ in range(ARGS.repeats):
             for side, config in samples:
                 if side == "pure16":
-                    ips = pure16_images_per_second(ARGS.pure16, name, config, batch, ARGS.steps, ARGS.warmup, threads)
+                    ips = pure16_images_per_second(ARGS.pure16, name, config, batch, steps_for(name), ARGS.warmup,
+                                                   threads)
                 else:
-                    ips = torch_images_per_second(name, config, batch, ARGS.steps, ARGS.warmup)
+                    ips = torch_images_per_second(name, config, batch, steps_for(name), ARGS.warmup)
                 samples[(side, config)].append(ips)
         medians = {key: statistics.median(v) for key, v in samples.items()}
         fp32_modes = [(v, mode) for (side, mode), v in medians.items() if side == "torch" and mode.startswith("fp32")]
@@ -254,7 +265,8 @@ def main():
                 print(f"  {side:7s} {config:20s} {ips:10.1f} img/s   rounds: {rounds}{best}", flush=True)
 
     if ARGS.json:
-        print(json.dumps({**head, "repeats": ARGS.repeats, "steps": ARGS.steps, "warmup": ARGS.warmup, "runs": runs,
+        print(json.dumps({**head, "repeats": ARGS.repeats, "steps": {name: steps_for(name) for name in ARGS.models},
+                          "warmup": ARGS.warmup, "runs": runs,
                           "ratios": ratios}, indent=2))
         return 0
     print(f"\n{'model':15s} {'batch':>5s}  {'pure16 precision':16s} {'img/s':>9s}  {'torch mode':19s} "
