@@ -73,48 +73,66 @@ decltype(auto) dispatch_vector(DType dtype, Fn&& f) {
 // ---------------------------------------------------------------------------------------
 // Philox4x32-10 (numerics/philox.h), one counter block per lane.
 
+/// The four words of counter blocks block0 .. block0 + G * S::lanes - 1 to out in element order.
+/// G vectors of blocks run their rounds interleaved: a round's multiplies wait for the previous
+/// round's (about 7 cycles), so one vector alone would leave the multiplier idle most of the time.
+template <class S, int G>
+void philox_vectors(uint32_t* out, uint64_t key, uint64_t stream, uint64_t block0) {
+  using I = typename S::I;
+  // x[g]: the even lanes' blocks (words 0-3) and, swapped into the same places, the odd lanes'
+  // (words 4-7): each block in the low word of a 64-bit half, so that one multiply leaves the
+  // whole product there (lo low, hi high) and a word swap brings hi down. The lanes are put back
+  // in order once, after the last round, instead of after every multiply.
+  I x[G][8];
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+    // The counter's low 64 bits are the block index, which an element index (64 bits, >> 2)
+    // keeps below 2^62: the carry into the high word is masked to those bits.
+    const uint64_t first = (block0 + uint64_t(g * S::lanes)) & ((uint64_t(1) << 62) - 1);
+    const I first_lo = S::iset1(uint32_t(first));
+    const I c0 = S::iadd(first_lo, S::iota());
+    const I c1 = S::iand(
+        S::iselect(S::iltu(c0, first_lo), S::iset1(uint32_t(first >> 32) + 1), S::iset1(uint32_t(first >> 32))),
+        S::iset1(0x3fffffffu));
+    x[g][0] = c0;
+    x[g][1] = c1;
+    x[g][2] = x[g][6] = S::iset1(uint32_t(stream));
+    x[g][3] = x[g][7] = S::iset1(uint32_t(stream >> 32));
+    x[g][4] = S::swap_words(c0);
+    x[g][5] = S::swap_words(c1);
+  }
+  uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
+#pragma GCC unroll 10
+  for (int r = 0; r < 10; ++r) {
+    const I key0 = S::iset1(k0), key1 = S::iset1(k1);
+#pragma GCC unroll 8
+    for (int h = 0; h < 2 * G; ++h) {
+      I* v = x[h / 2] + 4 * (h % 2);
+      const I product0 = S::mul_low_words(v[0], 0xD2511F53u), product1 = S::mul_low_words(v[2], 0xCD9E8D57u);
+      v[0] = S::ixor3(S::swap_words(product1), v[1], key0);
+      v[1] = product1;
+      v[2] = S::ixor3(S::swap_words(product0), v[3], key1);
+      v[3] = product0;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+    I words[4];
+    for (int w = 0; w < 4; ++w) words[w] = S::iselect(S::odd_lanes(), S::swap_words(x[g][4 + w]), x[g][w]);
+    S::store_u32_interleaved4(out + 4 * g * S::lanes, words[0], words[1], words[2], words[3]);
+  }
+}
+
 /// Writes the four words of each counter block block0, block0 + 1, ... (at least nblocks of
 /// them, rounded up to whole vectors) to out in element order: out[4 j + k] is word k of
 /// block block0 + j, that is Philox4x32::word(key, stream, 4 (block0 + j) + k).
 template <class S>
 void philox_blocks(uint32_t* out, uint64_t key, uint64_t stream, uint64_t block0, int64_t nblocks) {
-  using I = typename S::I;
-  for (int64_t b = 0; b < nblocks; b += S::lanes) {
-    // The counter's low 64 bits are the block index, which an element index (64 bits, >> 2)
-    // keeps below 2^62: the carry into the high word is masked to those bits.
-    const uint64_t first = (block0 + uint64_t(b)) & ((uint64_t(1) << 62) - 1);
-    const I first_lo = S::iset1(uint32_t(first));
-    I c0 = S::iadd(first_lo, S::iota());
-    I c1 =
-        S::iand(S::iselect(S::iltu(c0, first_lo), S::iset1(uint32_t(first >> 32) + 1), S::iset1(uint32_t(first >> 32))),
-                S::iset1(0x3fffffffu));
-    const I c2 = S::iset1(uint32_t(stream));
-    const I c3 = S::iset1(uint32_t(stream >> 32));
-    // The rounds run on the even lanes' blocks and, swapped into the same places, the odd
-    // lanes': each block in the low word of a 64-bit half, so that one multiply leaves the whole
-    // product there (lo low, hi high) and a word swap brings hi down. The lanes are put back in
-    // order once, after the last round, instead of after every multiply.
-    I e0 = c0, e1 = c1, e2 = c2, e3 = c3;
-    I o0 = S::swap_words(c0), o1 = S::swap_words(c1), o2 = c2, o3 = c3;
-    const auto round = [](I& x0, I& x1, I& x2, I& x3, I key0, I key1) {
-      const I product0 = S::mul_low_words(x0, 0xD2511F53u), product1 = S::mul_low_words(x2, 0xCD9E8D57u);
-      x0 = S::ixor3(S::swap_words(product1), x1, key0);
-      x1 = product1;
-      x2 = S::ixor3(S::swap_words(product0), x3, key1);
-      x3 = product0;
-    };
-    uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
-#pragma GCC unroll 10
-    for (int r = 0; r < 10; ++r) {
-      const I key0 = S::iset1(k0), key1 = S::iset1(k1);
-      round(e0, e1, e2, e3, key0, key1);
-      round(o0, o1, o2, o3, key0, key1);
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
-    const auto merged = [](I even, I odd) { return S::iselect(S::odd_lanes(), S::swap_words(odd), even); };
-    S::store_u32_interleaved4(out + 4 * b, merged(e0, o0), merged(e1, o1), merged(e2, o2), merged(e3, o3));
-  }
+  int64_t b = 0;
+  for (; b + S::lanes < nblocks; b += 2 * S::lanes) philox_vectors<S, 2>(out + 4 * b, key, stream, block0 + uint64_t(b));
+  if (b < nblocks) philox_vectors<S, 1>(out + 4 * b, key, stream, block0 + uint64_t(b));
 }
 
 /// Calls body(i, count, words) over [begin, end) like sweep, where words[s] points at the
