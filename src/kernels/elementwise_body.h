@@ -175,7 +175,7 @@ typename S::I fp16_bits_stochastic(typename S::F x, typename S::I random) {
   if (S::count(fast) == S::lanes)
     return S::fp16_bits_toward_zero(S::as_float(S::iadd(bits, S::template srl<19>(S::ixor(random, S::iset1(~0u))))));
   const I sign = S::template srl<16>(S::iand(bits, S::iset1(0x80000000u)));
-  const I biased = S::template srl<23>(S::iand(bits, S::iset1(0x7fffffffu)));
+  const I biased = S::template srl<23>(magnitude);
   const I mant = S::iand(bits, S::iset1(0x007fffffu));
   // value = significand * 2^(biased' - 150), biased' = max(biased, 1) (subnormals share 1).
   const I significand = S::iselect(S::ieq(biased, zero), mant, S::ior(mant, S::iset1(0x00800000u)));

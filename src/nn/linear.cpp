@@ -20,7 +20,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, FusedActiva
 }
 
 std::string Linear::name() const {
-  return "Linear(" + std::to_string(in_) + ", " + std::to_string(out_) + ")" + (activation_ == FusedActivation::relu ? "+ReLU" : "");
+  return "Linear(" + std::to_string(in_) + ", " + std::to_string(out_) + ")" +
+         (activation_ == FusedActivation::relu ? "+ReLU" : "");
 }
 
 Shape Linear::output_shape(const Shape& input) const {
@@ -43,7 +44,8 @@ Tensor Linear::forward_impl(const Tensor& x, Context& ctx, const RunOptions& opt
   kernels::gemm(y, x, false, weight_.value, true, 1.0f, 0.0f, options.accumulation);
   apply_bias_and_activation(y, has_bias_ ? &bias_.value : nullptr, activation_);
   ctx.saved = {x};
-  if (activation_ == FusedActivation::relu) ctx.saved.push_back(y);  // where y > 0, for backward; the next layer keeps y anyway
+  // Where y > 0, for backward; the next layer keeps y anyway.
+  if (activation_ == FusedActivation::relu) ctx.saved.push_back(y);
   return y;
 }
 

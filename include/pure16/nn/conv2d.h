@@ -1,7 +1,8 @@
 // 2-D convolution on NHWC activations: x (N, H, W, C_in) -> y (N, OH, OW, C_out), weight
-// (C_out, KH, KW, C_in / groups), optional bias (C_out) and optionally a ReLU fused in. Defaults follow torchvision's
-// ResNets (no bias); the initialisation is PyTorch's default, kaiming_uniform(a = sqrt(5)),
-// i.e. uniform in +-1/sqrt(fan_in) with fan_in = KH * KW * C_in / groups, for weight and bias.
+// (C_out, KH, KW, C_in / groups), optional bias (C_out) and optionally a ReLU fused in.
+// Defaults follow torchvision's ResNets (no bias, no ReLU); the initialisation is PyTorch's
+// default, kaiming_uniform(a = sqrt(5)), i.e. uniform in +-1/sqrt(fan_in) with
+// fan_in = KH * KW * C_in / groups, for weight and bias.
 #pragma once
 
 #include <array>
