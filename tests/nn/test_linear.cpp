@@ -6,6 +6,7 @@
 
 #include "pure16/nn/activation.h"
 #include "pure16/nn/linear.h"
+#include "support/fused_activation.h"
 #include "support/reference.h"
 
 namespace pure16::nn {
@@ -91,32 +92,13 @@ TEST(Linear, ParameterGradientsAccumulate) {
 }
 
 TEST(Linear, FusedReluGivesTheBitsOfLinearThenRelu) {
-  // Forward values, input gradient and parameter gradients equal Linear followed by ReLU
-  // exactly, with and without a bias, in every dtype (Linear's gradients are checked against
-  // float64 finite differences in test_gradients.cpp, ReLU's exactly in the kernel tests).
-  const int64_t batch = 6, in = 40, out = 33;
+  // With and without a bias, in every dtype (Linear's gradients are checked against float64
+  // finite differences in test_gradients.cpp, ReLU's exactly in the kernel tests).
   for (DType dtype : {DType::f64, DType::f32, DType::f16, DType::bf16})
     for (bool bias : {true, false}) {
       SCOPED_TRACE(std::string(dtype_name(dtype)) + (bias ? " bias" : " no bias"));
-      Linear fused(in, out, bias, FusedActivation::relu), plain(in, out, bias);
-      ParameterStore fused_store, plain_store;
-      fused_store.build(fused.parameters(), policy_for(dtype), 3);
-      plain_store.build(plain.parameters(), policy_for(dtype), 3);
-      fused_store.zero_grads();
-      plain_store.zero_grads();
-      ReLU relu;
-      const Tensor x = Tensor::from_doubles(testing::random_values(batch * in, 4), {batch, in}, dtype);
-      const Tensor dy = Tensor::from_doubles(testing::random_values(batch * out, 5), {batch, out}, dtype);
-      Context fused_ctx, plain_ctx, relu_ctx;
-      const Tensor y = fused.forward(x, fused_ctx, RunOptions{});
-      EXPECT_EQ(y.to_doubles(), relu.forward(plain.forward(x, plain_ctx, RunOptions{}), relu_ctx, RunOptions{}).to_doubles());
-      const Tensor dx = fused.backward(dy, fused_ctx, RunOptions{});
-      EXPECT_EQ(dx.to_doubles(),
-                plain.backward(relu.backward(dy, relu_ctx, RunOptions{}), plain_ctx, RunOptions{}).to_doubles());
-      EXPECT_EQ(fused.weight().grad.to_doubles(), plain.weight().grad.to_doubles());
-      if (bias) {
-        EXPECT_EQ(fused.bias().grad.to_doubles(), plain.bias().grad.to_doubles());
-      }
+      Linear fused(40, 33, bias, FusedActivation::relu), plain(40, 33, bias);
+      testing::expect_fused_relu_gives_layer_then_relu(fused, plain, {6, 40}, dtype);
     }
   EXPECT_EQ(Linear(2, 3, true, FusedActivation::relu).name(), "Linear(2, 3)+ReLU");
 }
