@@ -61,10 +61,14 @@ struct F32x16 {
     return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, p));
   }
   static void store_raw(void* p, Vec v, int n = kLanes) { store(static_cast<float*>(p), v, n); }  // n words
-  // n of 16 raw 16-bit elements, each repeated in both halves of its word.
+  // n of 16 raw 16-bit elements, each repeated in both halves of its word. One vpermw, where
+  // widening, shifting and or-ing took three instructions: packing repeated A units from L1
+  // measured 0.53-0.58 against 0.81-1.07 ns per 16 elements.
   static Vec load_repeated16(const void* p, int n) {
-    const __m512i x = _mm512_cvtepu16_epi32(load16(static_cast<const uint16_t*>(p), n));
-    return _mm512_castsi512_ps(_mm512_or_si512(x, _mm512_slli_epi32(x, 16)));
+    alignas(64) static constexpr uint16_t kPairs[32] = {0, 0, 1, 1, 2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,
+                                                        8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
+    const __m512i x = _mm512_zextsi256_si512(load16(static_cast<const uint16_t*>(p), n));
+    return _mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_load_si512(kPairs), x));
   }
 
   // In-place transpose of a 16 x 16 block of 32-bit words: unpack pairs of rows, gather each
