@@ -289,6 +289,23 @@ TEST(Elementwise, ConvertStochasticMatchesTheReferenceBitwise) {
   });
 }
 
+// Rounds the binary32 bit patterns stochastically to fp16 on every ISA, against the reference.
+void expect_stochastic_fp16_matches_reference(const Array& src) {
+  const int64_t n = src.size();
+  const float* in = static_cast<const float*>(src.data());
+  for (uint64_t first_index : {uint64_t(0), uint64_t(5)}) {
+    Array expected(DType::f16, n);
+    for (int64_t i = 0; i < n; ++i)
+      expected.set_bits(i, to_fp16_stochastic(in[i], Philox4x32::word(3, 4, first_index + uint64_t(i))).bits);
+    for_each_isa([&](Isa isa) {
+      SCOPED_TRACE(where(isa, DType::f16, n) + " first_index=" + std::to_string(first_index));
+      Array dst(DType::f16, n);
+      convert_stochastic(dst.data(), DType::f16, in, n, 3, 4, first_index);
+      expect_same_bits(dst, expected, &src);
+    });
+  }
+}
+
 TEST(Elementwise, ConvertStochasticToFp16NormalsMatchesTheReferenceBitwise) {
   // The vector variants take a shortcut for vectors whose every result is a binary16 normal
   // below 2^15 (or zero), the usual case for weights and momenta; the mixed inputs above hardly
@@ -307,18 +324,29 @@ TEST(Elementwise, ConvertStochasticToFp16NormalsMatchesTheReferenceBitwise) {
     if (i >= n / 2 && i % 37 == 0) bits = outside[size_t(i / 37) % 7] | sign;
     src.set_bits(i, bits);
   }
-  const float* in = static_cast<const float*>(src.data());
-  for (uint64_t first_index : {uint64_t(0), uint64_t(5)}) {
-    Array expected(DType::f16, n);
-    for (int64_t i = 0; i < n; ++i)
-      expected.set_bits(i, to_fp16_stochastic(in[i], Philox4x32::word(3, 4, first_index + uint64_t(i))).bits);
-    for_each_isa([&](Isa isa) {
-      SCOPED_TRACE(where(isa, DType::f16, n) + " first_index=" + std::to_string(first_index));
-      Array dst(DType::f16, n);
-      convert_stochastic(dst.data(), DType::f16, in, n, 3, 4, first_index);
-      expect_same_bits(dst, expected, &src);
-    });
+  expect_stochastic_fp16_matches_reference(src);
+}
+
+TEST(Elementwise, ConvertStochasticToFp16SubnormalResultsMatchesTheReferenceBitwise) {
+  // A second shortcut takes vectors whose lanes are each such a value or lie in [2^-32, 2^-14),
+  // where the result is a binary16 subnormal (or, by a carry, the smallest normal). Half the
+  // lanes in that range, every binade of it, with its edges and all-ones and all-zero dropped
+  // bits at fixed places; in the second half a value just outside it (below 2^-32, a binary32
+  // subnormal, inf, NaN, 2^15) every 37, which must take the general path.
+  const int64_t n = 4099;
+  std::mt19937 rng(9);
+  Array src(DType::f32, n);
+  const uint32_t edges[] = {0x2f800000u, 0x2fffffffu, 0x387fffffu, 0x38000000u, 0x387fc000u, 0x00000000u, 0x38800000u};
+  const uint32_t outside[] = {0x2f7fffffu, 0x2f000000u, 0x00000001u, 0x7f800000u, 0x7fc00001u, 0x47000000u};
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t sign = rng() & 0x80000000u, mantissa = rng() & 0x7fffffu;
+    const uint32_t exponent = rng() % 2 != 0 ? 95 + rng() % 18 : 113 + rng() % 29;
+    uint32_t bits = sign | exponent << 23 | mantissa;
+    if (i % 53 < 7) bits = edges[i % 53] | sign;
+    if (i >= n / 2 && i % 37 == 0) bits = outside[size_t(i / 37) % 6] | sign;
+    src.set_bits(i, bits);
   }
+  expect_stochastic_fp16_matches_reference(src);
 }
 
 TEST(Elementwise, ConvertStochasticBelowFp16SubnormalsRoundsUpWithTheDroppedFraction) {
