@@ -177,19 +177,19 @@ typename S::I fp16_bits_stochastic(typename S::F x, typename S::I random) {
   };
   if (S::count(fast) == S::lanes) return normal_bits();
   const I sign = S::template srl<16>(S::iand(bits, S::iset1(0x80000000u)));
+  const I biased = S::template srl<23>(magnitude);
+  const I mant = S::iand(bits, S::iset1(0x007fffffu));
   // Results below 2^-14 from x in [2^-32, 2^-14) (momenta often hold such values) drop
   // shift = 126 - biased exponent bits of the significand, 14 to 31: the same carry, with r the
   // top `shift` bits of random, gives the subnormal field, and a carry out of it the smallest
   // normal. Lanes of both kinds still avoid the general path below.
   const auto small = S::mand(S::igt(magnitude, S::iset1(0x2f7fffffu)), S::igt(S::iset1(0x38800000u), magnitude));
   if (S::count(S::mor(fast, small)) == S::lanes) {
-    const I shift = S::isub(S::iset1(126), S::template srl<23>(magnitude));
-    const I significand = S::ior(S::iand(bits, S::iset1(0x007fffffu)), S::iset1(0x00800000u));
+    const I shift = S::isub(S::iset1(126), biased);
+    const I significand = S::ior(mant, S::iset1(0x00800000u));
     const I carried = S::iadd(significand, S::srlv(S::ixor(random, S::iset1(~0u)), S::isub(S::iset1(32), shift)));
     return S::iselect(small, S::ior(sign, S::srlv(carried, shift)), normal_bits());
   }
-  const I biased = S::template srl<23>(magnitude);
-  const I mant = S::iand(bits, S::iset1(0x007fffffu));
   // value = significand * 2^(biased' - 150), biased' = max(biased, 1) (subnormals share 1).
   const I significand = S::iselect(S::ieq(biased, zero), mant, S::ior(mant, S::iset1(0x00800000u)));
   const I biased1 = S::imax(biased, S::iset1(1));
