@@ -3,10 +3,17 @@
 // MXCSR.DAZ/FTZ): exactly the contract's "every partial sum is an fp16 value". Partial sums
 // carried between K blocks are stored as fp16, so nothing is ever held wider.
 //
-// Tile: 12 rows x 2 vectors of 32 fp16 = 24 accumulators; per K step two B loads, twelve
-// broadcasts of A and 768 multiply-adds. A is packed with each fp16 repeated in a 32-bit unit, so
-// a broadcast is vpbroadcastd (load ports only) instead of vpbroadcastw, whose shuffle uop would
-// compete with the FMAs for port 5 (measured ~1.3x faster).
+// Tiles of 24 accumulators: 12 rows x 2 vectors of 32 fp16, or 6 rows x 4 vectors where C is
+// wide enough. Per K step the narrow one makes two B loads and twelve broadcasts of A, the wide
+// one four and six, for the same 768 multiply-adds. In the slow spells of this shared machine,
+// when loads slow down and the FMA peak does not, the fewer loads hold up better: the micro-kernel
+// alone on L1-resident panels ran at 80-95% of the peak where the narrow one ran at 69-79%; the
+// 1024^3 GEMM on one core got 5-10% faster (in quiet spells about the same). A is packed with each
+// fp16 repeated in a 32-bit unit, so a broadcast is vpbroadcastd (load ports only) instead of
+// vpbroadcastw, whose shuffle uop would compete with the FMAs for port 5 (measured ~1.3x faster).
+// Partial sums between K blocks stay in C when beta is 0 (kNCInC, see gemm_blocked.h).
+//
+// Each C element is summed in K order whatever the tile, so both tiles give the same bits.
 //
 // fp16 storage with binary32 accumulation is not re-registered here: AVX512-FP16 has no fp16 x
 // fp16 -> binary32 multiply-add, so the best path is the avx512 one (widen while packing, binary32
@@ -42,6 +49,28 @@ struct Avx512Fp16Step {
   static AccVec madd(AccVec acc, BVec a, BVec b) { return _mm512_fmadd_ph(a, b, acc); }
 };
 
+// With the partial sums in C, a B block of 1024 columns (512 KiB) takes the L2 the partial-sum
+// buffer took, and A is packed half as often.
+struct Avx512Fp16NarrowTile : Avx512Fp16Step {
+  static constexpr int64_t kNCInC = 1024;
+};
+
+// B panels of 256 K steps x 128 columns (64 KiB) do not fit in L1 with A; they stream from L2,
+// and measured faster than the 128-step blocks that would fit (more partial-sum passes).
+struct Avx512Fp16WideTile : Avx512Fp16NarrowTile {
+  static constexpr int kMR = 6, kNV = 4;
+};
+
+// The tile that pads C less; the wide one on a tie.
+void gemm_f16_acc_f16(const GemmArgs& g) {
+  const auto padded = [&g](auto op) {
+    using Op = decltype(op);
+    return round_up(g.m, Op::kMR) * round_up(g.n, Op::kNV * Op::kLanes);
+  };
+  if (padded(Avx512Fp16WideTile{}) <= padded(Avx512Fp16NarrowTile{})) gemm_blocked<Avx512Fp16WideTile, fp16>(g);
+  else gemm_blocked<Avx512Fp16NarrowTile, fp16>(g);
+}
+
 // Blocked fp16 accumulation (Accumulation::f16_block): the same fp16 FMAs, restarted from zero
 // every kF16AccumulationBlock K steps; each block's sums are widened and added to binary32 partial
 // sums. Those stay in an L1-resident tile within a K cache block: the 24 widenings, 48 adds and
@@ -67,7 +96,7 @@ struct Avx512Fp16BlockStep : Avx512Fp16Step {
 }  // namespace
 
 void register_gemm_avx512fp16(KernelTable& table) {
-  table.gemm[size_t(GemmKind::f16_acc_f16)].set(gemm_blocked<Avx512Fp16Step, fp16>, Isa::avx512fp16);
+  table.gemm[size_t(GemmKind::f16_acc_f16)].set(gemm_f16_acc_f16, Isa::avx512fp16);
   table.gemm[size_t(GemmKind::f16_acc_f16_block)].set(gemm_blocked<Avx512Fp16BlockStep, fp16>, Isa::avx512fp16);
   table.gemm[size_t(GemmKind::bf16_acc_f32)].set(gemm_blocked<Avx512F32Step, bf16>, Isa::avx512fp16);
 }

@@ -14,6 +14,8 @@
 //   Op::kMR x Op::kNV vectors of Op::kLanes: the register tile, NR = kNV * kLanes columns
 //   Op::kKCU     K units per cache block (kKC = kKCU * kStep elements)
 //   Op::kMC, kNC, kMB   row, column and row-super-block sizes, see run_region
+//   Op::kNCInC (optional)   partial sums may be kept in C itself (when Acc is the storage type
+//                and beta is 0), and then the column block is kNCInC, see run_region
 //   Op::zero/load_acc/store_acc/load_b/broadcast_a/madd   the micro-kernel's instructions
 //   Op::add_block, Op::kBlockSteps (optional)   blocked accumulation: registers sum kBlockSteps
 //                K steps from zero, then each block's sum is added to the wider Acc (micro_kernel);
@@ -363,6 +365,25 @@ void store_tile(T* c, int64_t ldc, const typename Op::Acc* tile, int mr, int nr,
   }
 }
 
+// Partial sums kept in C: the micro-kernel reads and writes whole tiles in place; a tile cut by
+// the edge of C goes through `tile` (copied in and out), so nothing outside C is touched. The
+// values are the Acc values the buffer would hold, so the result is the same bits.
+template <class Op, class T, bool kARowMajor>
+void micro_kernel_in_c(int64_t steps, const typename Op::AUnit* a, const typename Op::Unit* b, T* c, int64_t ldc,
+                       int mr, int nr, bool first, bool last, typename Op::Acc* tile, float alpha) {
+  static_assert(std::is_same_v<typename Op::Acc, T>);
+  constexpr int MR = Op::kMR, NR = Op::kNV * Op::kLanes;
+  const bool whole = mr == MR && nr == NR;
+  T* sums = whole ? c : tile;
+  const int64_t ld = whole ? ldc : NR;
+  if (!whole && !first)
+    for (int i = 0; i < mr; ++i) std::copy_n(c + i * ldc, nr, tile + i * NR);
+  micro_kernel<Op, kARowMajor>(steps, a, b, first ? nullptr : sums, ld, last ? tile : sums, last ? NR : ld);
+  if (last) store_tile<Op>(c, ldc, tile, mr, nr, alpha, 0.0f);
+  else if (!whole)
+    for (int i = 0; i < mr; ++i) std::copy_n(tile + i * NR, nr, c + i * ldc);
+}
+
 // ---------------------------------------------------------------------------------------------
 // One thread's share: rows [r0, r1) and columns [c0, c1) of C, all of K.
 //   for each kMB rows (the Acc buffer holds kMB x kNC partial sums between K blocks)
@@ -370,6 +391,8 @@ void store_tile(T* c, int64_t ldc, const typename Op::Acc* tile, int mr, int nr,
 //       for each kKC of K: pack op(B) (kKC x kNC, in L2) once
 //         for each kMC rows: pack op(A) (kMC x kKC, in L2)
 //           for each NR columns (B panel stays in L1), each MR rows: micro-kernel
+// Where the partial sums can stay in C (Op::kNCInC, Acc is T, beta is 0), the L2 the Acc buffer
+// took holds a wider B block instead: kNCInC columns, so op(A) is packed fewer times.
 template <class Op, class T>
 void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Workspace<Op>& ws) {
   using Unit = typename Op::Unit;
@@ -382,17 +405,25 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
   const T* b = static_cast<const T*>(g.b);
   T* c = static_cast<T*>(g.c);
   const int64_t nk = std::max<int64_t>(1, ceil_div(g.k, KC));
-  const int64_t rows = std::min<int64_t>(Op::kMB, r1 - r0), cols = std::min<int64_t>(Op::kNC, c1 - c0);
+  constexpr bool kSumsInC = requires { Op::kNCInC; } && std::is_same_v<Acc, T>;
+  bool in_c = false;
+  int64_t NC = Op::kNC;
+  if constexpr (kSumsInC) {
+    static_assert(Op::kNCInC % NR == 0);
+    in_c = nk > 1 && g.beta == 0.0f;
+    if (in_c) NC = Op::kNCInC;
+  }
+  const int64_t rows = std::min<int64_t>(Op::kMB, r1 - r0), cols = std::min<int64_t>(NC, c1 - c0);
   AUnit* apack = ws.a.template get<AUnit>(size_t(round_up(std::min<int64_t>(Op::kMC, rows), MR) * KCU));
   Unit* bpack = ws.b.template get<Unit>(size_t(round_up(cols, NR) * KCU));
   const int64_t ldcb = round_up(cols, NR);
-  Acc* cbuf = nk > 1 ? ws.c.template get<Acc>(size_t(round_up(rows, MR) * ldcb)) : nullptr;
+  Acc* cbuf = nk > 1 && !in_c ? ws.c.template get<Acc>(size_t(round_up(rows, MR) * ldcb)) : nullptr;
   alignas(64) Acc tile[MR * NR];
 
   for (int64_t ib = r0; ib < r1; ib += Op::kMB) {
     const int64_t mb = std::min<int64_t>(Op::kMB, r1 - ib);
-    for (int64_t jc = c0; jc < c1; jc += Op::kNC) {
-      const int64_t nc = std::min<int64_t>(Op::kNC, c1 - jc);
+    for (int64_t jc = c0; jc < c1; jc += NC) {
+      const int64_t nc = std::min<int64_t>(NC, c1 - jc);
       for (int64_t kb = 0; kb < nk; ++kb) {
         const int64_t pc = kb * KC, kc = std::min<int64_t>(KC, g.k - pc);
         const int64_t steps = ceil_div(kc, Op::kStep);
@@ -438,6 +469,19 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
           }
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = 0; ir < mc; ir += MR) {
+              if constexpr (kSumsInC) {
+                if (in_c) {
+                  T* ct = c + (ic + ir) * g.ldc + jc + jr;
+                  const int mr = int(std::min<int64_t>(MR, mc - ir)), nr = int(std::min<int64_t>(NR, nc - jr));
+                  if (g.trans_a)
+                    micro_kernel_in_c<Op, T, false>(steps, apack + ir * KCU, bpack + jr * KCU, ct, g.ldc, mr, nr, first,
+                                                    last, tile, g.alpha);
+                  else
+                    micro_kernel_in_c<Op, T, true>(steps, apack + ir * KCU, bpack + jr * KCU, ct, g.ldc, mr, nr, first,
+                                                   last, tile, g.alpha);
+                  continue;
+                }
+              }
               Acc* cb = cbuf != nullptr ? cbuf + (ic - ib + ir) * ldcb + jr : nullptr;
               const Acc* cin = first ? nullptr : cb;
               Acc* cout = last ? tile : cb;

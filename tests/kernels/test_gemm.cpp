@@ -194,9 +194,12 @@ struct Shape3 {
 };
 
 // Tails in every dimension, K spanning several cache blocks (19x35x777), more rows than one
-// thread's row block (1600x20x260) and more columns than one column block (12x1100x8).
-constexpr Shape3 kShapes[] = {{1, 1, 1},     {37, 53, 29},    {67, 129, 65},   {19, 35, 777},
-                              {12, 1100, 8}, {256, 192, 300}, {1600, 20, 260}, {5, 3, 0}};
+// thread's row block (1600x20x260) and more columns than one column block (12x1100x8). fp16
+// accumulation on avx512fp16 takes its 6 x 128 tile for 13x250x300 and 6x1300x270 (K over two
+// cache blocks, tails, more columns than the block used when partial sums stay in C), its
+// 12 x 64 tile for the others.
+constexpr Shape3 kShapes[] = {{1, 1, 1},       {37, 53, 29},     {67, 129, 65}, {19, 35, 777}, {12, 1100, 8},
+                              {256, 192, 300}, {1600, 20, 260},  {5, 3, 0},     {13, 250, 300}, {6, 1300, 270}};
 constexpr float kBetas[] = {0.0f, 1.0f, 0.5f};
 
 class GemmKinds : public ::testing::TestWithParam<Kind> {};
@@ -277,6 +280,52 @@ TEST_P(GemmKinds, ResultDoesNotDependOnThreadCount) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, GemmKinds, ::testing::ValuesIn(all_kinds()),
                          [](const ::testing::TestParamInfo<Kind>& info) { return kind_name(info.param); });
+
+// fp16 accumulation is one fused multiply-add rounded to fp16 per K step, in K order, whatever
+// the tile, the cache blocks and where the partial sums wait between them (C itself when beta is
+// 0). With alpha 1 and beta 0 or 1 the epilogue rounds the same in binary32 as in float64 (adding
+// an fp16 C_old to an fp16 sum is exact in binary32 unless the smaller one is below half an fp16
+// ulp of the larger), so every variant must give the reference's bits. The error bound alone
+// cannot see a lost beta * C_old here: with K in the hundreds it is larger than C_old.
+TEST(Gemm, F16AccumulationGivesTheReferenceBitsWithAlphaOne) {
+  const Kind kind{DType::f16, Accumulation::f16, {}};
+  for (const Shape3 shape : {Shape3{13, 250, 300}, Shape3{19, 35, 777}, Shape3{6, 1300, 270}, Shape3{61, 200, 530}}) {
+    const Problem p = make_problem(kind.dtype, shape.m, shape.n, shape.k, 11);
+    for (int t = 0; t < 8; ++t) {
+      const bool trans_a = t & 1, trans_b = t & 2;
+      const float beta = t & 4 ? 1.0f : 0.0f;
+      std::vector<std::vector<std::byte>> results;
+      std::vector<std::string> variants;
+      testing::for_each_isa([&](Isa) {
+        Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, trans_a, trans_a ? p.m : p.k);
+        Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, trans_b, trans_b ? p.k : p.n);
+        const std::vector<double> nan(size_t(p.m * p.n), std::numeric_limits<double>::quiet_NaN());
+        Buffer c = store_matrix(kind.dtype, beta == 0.0f ? nan : p.c, p.m, p.n, false, p.n);
+        GemmArgs args;
+        args.trans_a = trans_a;
+        args.trans_b = trans_b;
+        args.beta = beta;
+        args.m = p.m;
+        args.n = p.n;
+        args.k = p.k;
+        args.a = a.data();
+        args.lda = trans_a ? p.m : p.k;
+        args.b = b.data();
+        args.ldb = trans_b ? p.k : p.n;
+        args.c = c.data();
+        args.ldc = p.n;
+        kernels::gemm(kind.dtype, kind.acc, args);
+        const auto* bytes = static_cast<const std::byte*>(c.data());
+        results.emplace_back(bytes, bytes + p.m * p.n * int64_t(sizeof(fp16)));
+        variants.emplace_back(kernels::gemm_variant(kind.dtype, kind.acc));
+      });
+      for (size_t v = 1; v < results.size(); ++v)
+        EXPECT_TRUE(results[v] == results[0]) << variants[v] << " vs " << variants[0] << " trans_a " << trans_a
+                                              << " trans_b " << trans_b << " beta " << beta << " M N K " << p.m
+                                              << " " << p.n << " " << p.k;
+    }
+  }
+}
 
 TEST(Gemm, BetaZeroIgnoresNanInC) {
   testing::for_each_isa([&](Isa level) {
