@@ -11,9 +11,10 @@
 // 1024^3 GEMM on one core got 5-10% faster (in quiet spells about the same). A is packed with each
 // fp16 repeated in a 32-bit unit, so a broadcast is vpbroadcastd (load ports only) instead of
 // vpbroadcastw, whose shuffle uop would compete with the FMAs for port 5 (measured ~1.3x faster).
-// Partial sums between K blocks stay in C when beta is 0 (kNCInC, see gemm_blocked.h).
+// fp16 partial sums between K blocks stay in C when beta is 0 (kNCInC, see gemm_blocked.h).
 //
-// Each C element is summed in K order whatever the tile, so both tiles give the same bits.
+// Both accumulations (fp16, blocked fp16) take either tile. Each C element is summed in the same
+// order whatever the tile, so both tiles give the same bits.
 //
 // fp16 storage with binary32 accumulation is not re-registered here: AVX512-FP16 has no fp16 x
 // fp16 -> binary32 multiply-add, so the best path is the avx512 one (widen while packing, binary32
@@ -40,6 +41,9 @@ struct Avx512Fp16Step {
   using BVec = __m512h;
   static constexpr int kStep = 1, kLanes = 32, kMR = 12, kNV = 2;
   static constexpr int64_t kKCU = 256, kMC = 192, kNC = 512, kMB = 768;
+  // With the partial sums in C (fp16 sums only), a B block of 1024 columns (512 KiB) takes the L2
+  // the partial-sum buffer took, and A is packed half as often.
+  static constexpr int64_t kNCInC = 1024;
 
   static AccVec zero() { return _mm512_setzero_ph(); }
   static AccVec load_acc(const Acc* p) { return _mm512_loadu_ph(p); }
@@ -48,28 +52,6 @@ struct Avx512Fp16Step {
   static BVec broadcast_a(const AUnit* p) { return _mm512_castsi512_ph(_mm512_set1_epi32(int(*p))); }
   static AccVec madd(AccVec acc, BVec a, BVec b) { return _mm512_fmadd_ph(a, b, acc); }
 };
-
-// With the partial sums in C, a B block of 1024 columns (512 KiB) takes the L2 the partial-sum
-// buffer took, and A is packed half as often.
-struct Avx512Fp16NarrowTile : Avx512Fp16Step {
-  static constexpr int64_t kNCInC = 1024;
-};
-
-// B panels of 256 K steps x 128 columns (64 KiB) do not fit in L1 with A; they stream from L2,
-// and measured faster than the 128-step blocks that would fit (more partial-sum passes).
-struct Avx512Fp16WideTile : Avx512Fp16NarrowTile {
-  static constexpr int kMR = 6, kNV = 4;
-};
-
-// The tile that pads C less; the wide one on a tie.
-void gemm_f16_acc_f16(const GemmArgs& g) {
-  const auto padded = [&g](auto op) {
-    using Op = decltype(op);
-    return round_up(g.m, Op::kMR) * round_up(g.n, Op::kNV * Op::kLanes);
-  };
-  if (padded(Avx512Fp16WideTile{}) <= padded(Avx512Fp16NarrowTile{})) gemm_blocked<Avx512Fp16WideTile, fp16>(g);
-  else gemm_blocked<Avx512Fp16NarrowTile, fp16>(g);
-}
 
 // Blocked fp16 accumulation (Accumulation::f16_block): the same fp16 FMAs, restarted from zero
 // every kF16AccumulationBlock K steps; each block's sums are widened and added to binary32 partial
@@ -93,11 +75,31 @@ struct Avx512Fp16BlockStep : Avx512Fp16Step {
   }
 };
 
+// B panels of 256 K steps x 128 columns (64 KiB) do not fit in L1 with A; they stream from L2,
+// and measured faster than the 128-step blocks that would fit (more partial-sum passes).
+template <class Step>
+struct Avx512Fp16WideTile : Step {
+  static constexpr int kMR = 6, kNV = 4;
+};
+
+// For plain matrices, the tile that pads C less (the wide one on a tie). A convolution's
+// operands read through a RowSource keep the narrow tile: resnet18-cifar pure-fp16 training with
+// the wide tile there was slower in 9 of 12 interleaved runs (median 104 against 106 img/s).
+template <class Step>
+void gemm_either_tile(const GemmArgs& g) {
+  using Wide = Avx512Fp16WideTile<Step>;
+  const auto padded = [&g](int mr, int nr) { return round_up(g.m, mr) * round_up(g.n, nr); };
+  if (g.a_rows == nullptr && g.b_rows == nullptr &&
+      padded(Wide::kMR, Wide::kNV * Wide::kLanes) <= padded(Step::kMR, Step::kNV * Step::kLanes))
+    gemm_blocked<Wide, fp16>(g);
+  else gemm_blocked<Step, fp16>(g);
+}
+
 }  // namespace
 
 void register_gemm_avx512fp16(KernelTable& table) {
-  table.gemm[size_t(GemmKind::f16_acc_f16)].set(gemm_f16_acc_f16, Isa::avx512fp16);
-  table.gemm[size_t(GemmKind::f16_acc_f16_block)].set(gemm_blocked<Avx512Fp16BlockStep, fp16>, Isa::avx512fp16);
+  table.gemm[size_t(GemmKind::f16_acc_f16)].set(gemm_either_tile<Avx512Fp16Step>, Isa::avx512fp16);
+  table.gemm[size_t(GemmKind::f16_acc_f16_block)].set(gemm_either_tile<Avx512Fp16BlockStep>, Isa::avx512fp16);
   table.gemm[size_t(GemmKind::bf16_acc_f32)].set(gemm_blocked<Avx512F32Step, bf16>, Isa::avx512fp16);
 }
 
