@@ -136,10 +136,13 @@ Buffer store_matrix(DType dtype, const std::vector<double>& v, int64_t rows, int
   return buf;
 }
 
-// Runs one GEMM of the active variant and checks every element against the bound, and that
-// C's padding was not written. Returns false (after reporting) on the first failing matrix.
-bool check_gemm(const Problem& p, const Kind& kind, bool trans_a, bool trans_b, float alpha, float beta) {
-  const int64_t lda = (trans_a ? p.m : p.k) + 3, ldb = (trans_b ? p.k : p.n) + 5, ldc = p.n + 7;
+// Leading dimensions of the stored matrices: past the rows, so reading or writing there shows.
+int64_t padded_ldc(const Problem& p) { return p.n + 7; }
+
+// Runs one GEMM of the active variant on the problem stored in the given layout with padded rows
+// and returns C. C starts as C_old, or as all NaN for beta == 0, which must ignore it.
+Buffer run_gemm(const Problem& p, const Kind& kind, bool trans_a, bool trans_b, float alpha, float beta) {
+  const int64_t lda = (trans_a ? p.m : p.k) + 3, ldb = (trans_b ? p.k : p.n) + 5, ldc = padded_ldc(p);
   Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, trans_a, lda);
   Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, trans_b, ldb);
   // beta == 0 must ignore C's old contents, so then C starts as all NaN.
@@ -161,7 +164,14 @@ bool check_gemm(const Problem& p, const Kind& kind, bool trans_a, bool trans_b, 
   args.alpha = alpha;
   args.beta = beta;
   kernels::gemm(kind.dtype, kind.acc, args);
+  return c;
+}
 
+// Runs one GEMM of the active variant and checks every element against the bound, and that
+// C's padding was not written. Returns false (after reporting) on the first failing matrix.
+bool check_gemm(const Problem& p, const Kind& kind, bool trans_a, bool trans_b, float alpha, float beta) {
+  const Buffer c = run_gemm(p, kind, trans_a, trans_b, alpha, beta);
+  const int64_t ldc = padded_ldc(p);
   const double gamma = sum_error_factor(kind, p.k);
   const double u_store = traits(kind.dtype).unit_roundoff;
   int64_t failures = 0;
@@ -300,33 +310,15 @@ TEST(Gemm, Fp16AccumulationsGiveTheReferenceBitsWithAlphaOne) {
       std::vector<std::vector<std::byte>> results;
       std::vector<std::string> variants;
       testing::for_each_isa([&](Isa) {
-        Buffer a = store_matrix(kind.dtype, p.a, p.m, p.k, trans_a, trans_a ? p.m : p.k);
-        Buffer b = store_matrix(kind.dtype, p.b, p.k, p.n, trans_b, trans_b ? p.k : p.n);
-        const std::vector<double> nan(size_t(p.m * p.n), std::numeric_limits<double>::quiet_NaN());
-        Buffer c = store_matrix(kind.dtype, beta == 0.0f ? nan : p.c, p.m, p.n, false, p.n);
-        GemmArgs args;
-        args.trans_a = trans_a;
-        args.trans_b = trans_b;
-        args.beta = beta;
-        args.m = p.m;
-        args.n = p.n;
-        args.k = p.k;
-        args.a = a.data();
-        args.lda = trans_a ? p.m : p.k;
-        args.b = b.data();
-        args.ldb = trans_b ? p.k : p.n;
-        args.c = c.data();
-        args.ldc = p.n;
-        kernels::gemm(kind.dtype, kind.acc, args);
+        Buffer c = run_gemm(p, kind, trans_a, trans_b, 1.0f, beta);
         const auto* bytes = static_cast<const std::byte*>(c.data());
-        results.emplace_back(bytes, bytes + p.m * p.n * int64_t(sizeof(fp16)));
+        results.emplace_back(bytes, bytes + p.m * padded_ldc(p) * int64_t(sizeof(fp16)));
         variants.emplace_back(kernels::gemm_variant(kind.dtype, kind.acc));
       });
       for (size_t v = 1; v < results.size(); ++v)
         EXPECT_TRUE(results[v] == results[0]) << kind_name(kind) << " " << variants[v] << " vs " << variants[0]
-                                              << " trans_a " << trans_a
-                                              << " trans_b " << trans_b << " beta " << beta << " M N K " << p.m
-                                              << " " << p.n << " " << p.k;
+                                              << " trans_a " << trans_a << " trans_b " << trans_b << " beta " << beta
+                                              << " M N K " << p.m << " " << p.n << " " << p.k;
     }
   }
 }
