@@ -365,25 +365,6 @@ void store_tile(T* c, int64_t ldc, const typename Op::Acc* tile, int mr, int nr,
   }
 }
 
-// Partial sums kept in C: the micro-kernel reads and writes whole tiles in place; a tile cut by
-// the edge of C goes through `tile` (copied in and out), so nothing outside C is touched. The
-// values are the Acc values the buffer would hold, so the result is the same bits.
-template <class Op, class T, bool kARowMajor>
-void micro_kernel_in_c(int64_t steps, const typename Op::AUnit* a, const typename Op::Unit* b, T* c, int64_t ldc,
-                       int mr, int nr, bool first, bool last, typename Op::Acc* tile, float alpha) {
-  static_assert(std::is_same_v<typename Op::Acc, T>);
-  constexpr int MR = Op::kMR, NR = Op::kNV * Op::kLanes;
-  const bool whole = mr == MR && nr == NR;
-  T* sums = whole ? c : tile;
-  const int64_t ld = whole ? ldc : NR;
-  if (!whole && !first)
-    for (int i = 0; i < mr; ++i) std::copy_n(c + i * ldc, nr, tile + i * NR);
-  micro_kernel<Op, kARowMajor>(steps, a, b, first ? nullptr : sums, ld, last ? tile : sums, last ? NR : ld);
-  if (last) store_tile<Op>(c, ldc, tile, mr, nr, alpha, 0.0f);
-  else if (!whole)
-    for (int i = 0; i < mr; ++i) std::copy_n(tile + i * NR, nr, c + i * ldc);
-}
-
 // ---------------------------------------------------------------------------------------------
 // One thread's share: rows [r0, r1) and columns [c0, c1) of C, all of K.
 //   for each kMB rows (the Acc buffer holds kMB x kNC partial sums between K blocks)
@@ -392,7 +373,9 @@ void micro_kernel_in_c(int64_t steps, const typename Op::AUnit* a, const typenam
 //         for each kMC rows: pack op(A) (kMC x kKC, in L2)
 //           for each NR columns (B panel stays in L1), each MR rows: micro-kernel
 // Where the partial sums can stay in C (Op::kNCInC, Acc is T, beta is 0), the L2 the Acc buffer
-// took holds a wider B block instead: kNCInC columns, so op(A) is packed fewer times.
+// took holds a wider B block instead: kNCInC columns, so op(A) is packed fewer times. Whole tiles
+// are then summed in place; a tile cut by the edge of C goes through `tile` (copied in and out),
+// so nothing outside C is touched. The values are those the buffer would hold: the same bits.
 template <class Op, class T>
 void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Workspace<Op>& ws) {
   using Unit = typename Op::Unit;
@@ -469,28 +452,30 @@ void run_region(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c
           }
           for (int64_t jr = 0; jr < nc; jr += NR) {
             for (int64_t ir = 0; ir < mc; ir += MR) {
+              T* ct = c + (ic + ir) * g.ldc + jc + jr;
+              const int mr = int(std::min<int64_t>(MR, mc - ir)), nr = int(std::min<int64_t>(NR, nc - jr));
+              Acc* sums = cbuf != nullptr ? cbuf + (ic - ib + ir) * ldcb + jr : nullptr;
+              int64_t ld = ldcb;
+              bool through_tile = false;  // an edge tile's sums in C, carried in `tile`
               if constexpr (kSumsInC) {
                 if (in_c) {
-                  T* ct = c + (ic + ir) * g.ldc + jc + jr;
-                  const int mr = int(std::min<int64_t>(MR, mc - ir)), nr = int(std::min<int64_t>(NR, nc - jr));
-                  if (g.trans_a)
-                    micro_kernel_in_c<Op, T, false>(steps, apack + ir * KCU, bpack + jr * KCU, ct, g.ldc, mr, nr, first,
-                                                    last, tile, g.alpha);
-                  else
-                    micro_kernel_in_c<Op, T, true>(steps, apack + ir * KCU, bpack + jr * KCU, ct, g.ldc, mr, nr, first,
-                                                   last, tile, g.alpha);
-                  continue;
+                  through_tile = mr < MR || nr < NR;
+                  sums = through_tile ? tile : ct;
+                  ld = through_tile ? NR : g.ldc;
+                  if (through_tile && !first)
+                    for (int i = 0; i < mr; ++i) std::copy_n(ct + i * g.ldc, nr, tile + i * NR);
                 }
               }
-              Acc* cb = cbuf != nullptr ? cbuf + (ic - ib + ir) * ldcb + jr : nullptr;
-              const Acc* cin = first ? nullptr : cb;
-              Acc* cout = last ? tile : cb;
-              const int64_t ldout = last ? NR : ldcb;
-              if (g.trans_a) micro_kernel<Op, false>(steps, apack + ir * KCU, bpack + jr * KCU, cin, ldcb, cout, ldout);
-              else micro_kernel<Op, true>(steps, apack + ir * KCU, bpack + jr * KCU, cin, ldcb, cout, ldout);
-              if (last)
-                store_tile<Op>(c + (ic + ir) * g.ldc + jc + jr, g.ldc, tile, int(std::min<int64_t>(MR, mc - ir)),
-                               int(std::min<int64_t>(NR, nc - jr)), g.alpha, g.beta);
+              const Acc* cin = first ? nullptr : sums;
+              Acc* cout = last ? tile : sums;
+              const int64_t ldout = last ? NR : ld;
+              if (g.trans_a) micro_kernel<Op, false>(steps, apack + ir * KCU, bpack + jr * KCU, cin, ld, cout, ldout);
+              else micro_kernel<Op, true>(steps, apack + ir * KCU, bpack + jr * KCU, cin, ld, cout, ldout);
+              if (last) store_tile<Op>(ct, g.ldc, tile, mr, nr, g.alpha, g.beta);
+              if constexpr (kSumsInC) {
+                if (through_tile && !last)
+                  for (int i = 0; i < mr; ++i) std::copy_n(tile + i * NR, nr, ct + i * g.ldc);
+              }
             }
           }
         }
