@@ -73,6 +73,7 @@ double Peaks::gflops(PeakKind kind, int threads) {
 PeakKind peak_kind_for(DType dtype, kernels::Accumulation acc) {
   if (dtype == DType::f16 && acc != kernels::Accumulation::f32 && kernels::gemm_variant(dtype, acc) == "avx512fp16")
     return PeakKind::f16_avx512fp16;
+  if (dtype == DType::bf16 && kernels::gemm_variant(dtype, acc) == "avx512bf16") return PeakKind::bf16_dot;
   // Without AVX-512 the binary32 kernels are AVX2 (or the scalar reference, which is still held
   // to the best binary32 rate of the machine).
   const auto kinds = kernels::available_peak_kinds();
@@ -107,6 +108,8 @@ Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed) {
 nlohmann::json machine_json(const Options& o) {
   return {{"detected_isa", kernels::isa_name(kernels::detected_isa())},
           {"active_isa", kernels::isa_name(kernels::active_isa())},
+          {"auto_accumulation_f16",
+           kernels::accumulation_name(kernels::resolve_accumulation(DType::f16, kernels::Accumulation::automatic))},
           {"cores", omp_get_num_procs()},
           {"threads", all_threads(o)}};
 }

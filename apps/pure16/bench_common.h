@@ -59,8 +59,9 @@ class Peaks {
 };
 
 /// The arithmetic a GEMM of (dtype, acc) runs on with the active kernels, i.e. the peak its
-/// speed is a fraction of: fp16 FMAs for the f16 accumulations on AVX512-FP16; binary32 FMAs
-/// otherwise (f16 and bf16 data summed in binary32 run at the binary32 rate).
+/// speed is a fraction of: fp16 FMAs for the f16 accumulations on AVX512-FP16; vdpbf16ps for bf16
+/// where the avx512bf16 variant runs; binary32 FMAs otherwise (fp16 data summed in binary32, and
+/// fp16 sums emulated in binary32, run on the binary32 units).
 kernels::PeakKind peak_kind_for(DType dtype, kernels::Accumulation acc);
 
 using GemmKind = std::pair<DType, kernels::Accumulation>;

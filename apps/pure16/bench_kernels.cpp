@@ -17,12 +17,6 @@ namespace {
 using kernels::Accumulation;
 using kernels::PeakKind;
 
-// Every (dtype, accumulation) pair the GEMM implements, except the f64 reference.
-const std::vector<GemmKind> kAllKinds{{DType::f32, Accumulation::f32},
-                                      {DType::f16, Accumulation::f32},
-                                      {DType::f16, Accumulation::f16},
-                                      {DType::f16, Accumulation::f16_block},
-                                      {DType::bf16, Accumulation::f32}};
 
 struct GemmShape {
   std::string name;
@@ -71,7 +65,7 @@ int run_gemm(const Options& o) {
   std::vector<GemmShape> shapes;
   for (const std::string& s : o.shapes) shapes.push_back(parse_shape(s));
   if (shapes.empty()) shapes = default_gemm_shapes();
-  const std::vector<GemmKind> kinds = select_kinds(kAllKinds, o);
+  const std::vector<GemmKind> kinds = select_kinds(kernels::gemm_kinds(), o);
   Peaks peaks;
   nlohmann::json rows = nlohmann::json::array();
   std::ostringstream text;
@@ -116,7 +110,7 @@ int run_conv(const Options& o) {
       {"r50 1x1 512->2048 @7", conv_shape(7, 512, 2048, 1, 1)},
       {"r50 3x3/2 128 @56", conv_shape(56, 128, 128, 3, 2)},
       {"r50 7x7/2 stem @224", conv_shape(224, 3, 64, 7, 2)}};
-  const std::vector<GemmKind> kinds = select_kinds(kAllKinds, o);
+  const std::vector<GemmKind> kinds = select_kinds(kernels::gemm_kinds(), o);
   const int t = all_threads(o);
   omp_set_num_threads(t);
   Peaks peaks;

@@ -68,7 +68,7 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   for (int64_t i = 0; i < o.warmup; ++i) trainer.train_step(data);
   // The peak is measured before and after the timed steps and the better kept, as the kernel
   // benchmarks do: one measurement in a slow moment would inflate the fraction.
-  const kernels::PeakKind kind = peak_kind_for(policy.compute, policy.accumulation);
+  const kernels::PeakKind kind = peak_kind_for(policy.compute, trainer.policy().accumulation);
   Peaks peaks;
   peaks.gflops(kind, threads);
   std::vector<double> times;
@@ -88,7 +88,8 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   const double peak = peaks.gflops(kind, threads);
   return {{"model", c.model},
           {"precision", c.precision},
-          {"accumulation", kernels::accumulation_name(policy.accumulation)},
+          {"accumulation", kernels::accumulation_name(trainer.policy().accumulation)},
+          {"accumulation_requested", kernels::accumulation_name(policy.accumulation)},
           {"batch", batch},
           {"threads", threads},
           {"steps", o.steps},

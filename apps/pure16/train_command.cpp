@@ -183,11 +183,11 @@ int run_train(const TrainOptions& o) {
             << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
             << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
-  if (config.policy.accumulation != kernels::Accumulation::f32 &&
-      kernels::gemm_variant(config.policy.compute, config.policy.accumulation) == "scalar")
-    std::cerr << "pure16: note: no AVX512-FP16 kernels here (the CPU lacks them, or PURE16_ISA caps them), so "
-              << kernels::accumulation_name(config.policy.accumulation)
-              << " accumulation runs the scalar reference GEMM; --accumulation f32 is much faster\n";
+  if (!kernels::accumulation_is_native(config.policy.compute, config.policy.accumulation))
+    std::cerr << "pure16: note: no AVX512-FP16 here (the CPU lacks it, or PURE16_ISA caps it), so "
+              << kernels::accumulation_name(config.policy.accumulation) << " accumulation runs the "
+              << kernels::gemm_variant(config.policy.compute, config.policy.accumulation)
+              << " kernel, which rounds every fp16 sum in software; --accumulation auto (f32 here) is much faster\n";
   if (!sources.transforms.empty())
     std::cout << "transforms " << sources.transforms << "\n"
               << "loader workers " << o.workers << (o.skip_bad_images ? ", skipping unreadable images" : "") << "\n";
@@ -235,7 +235,7 @@ Command add_train_command(CLI::App& app) {
   sub->add_flag("--skip-bad-images", o->skip_bad_images,
                 "Leave out unreadable images, and report how many, instead of failing");
   sub->add_option("--precision", o->precision, "Precision policy")
-      ->check(CLI::IsMember({"fp32", "mixed-fp16", "pure-fp16"}))
+      ->check(CLI::IsMember(PrecisionPolicy::preset_names()))
       ->capture_default_str();
   sub->add_option("--loss-scale", o->loss_scale, "Loss scaling: none, dynamic or a number (default: the preset's)")
       ->check([](const std::string& s) {
@@ -249,9 +249,9 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--rounding", o->rounding, "Rounding of the weight update (default: the preset's)")
       ->check(CLI::IsMember({"nearest", "stochastic"}));
   sub->add_option("--accumulation", o->accumulation,
-                  "GEMM accumulation: f32, f16, or f16-block (fp16 within blocks of 64 products, f32 across them) "
-                  "(default: the preset's)")
-      ->check(CLI::IsMember({"f32", "f16", "f16-block"}));
+                  "GEMM accumulation: auto (f16-block where fp16 FMAs are native, else f32), f32, f16, or "
+                  "f16-block (fp16 within blocks of 64 products, f32 across them) (default: the preset's, auto)")
+      ->check(CLI::IsMember(kernels::accumulation_names()));
   sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps (0: no limit)")
       ->check(CLI::NonNegativeNumber)

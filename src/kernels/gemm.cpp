@@ -11,7 +11,8 @@
 namespace pure16::kernels {
 namespace {
 
-GemmKind gemm_kind(DType dtype, Accumulation acc) {
+GemmKind gemm_kind(DType dtype, Accumulation requested) {
+  const Accumulation acc = resolve_accumulation(dtype, requested);
   switch (dtype) {
     case DType::f32:
       if (acc == Accumulation::f32) return GemmKind::f32;
@@ -21,6 +22,7 @@ GemmKind gemm_kind(DType dtype, Accumulation acc) {
         case Accumulation::f32: return GemmKind::f16_acc_f32;
         case Accumulation::f16: return GemmKind::f16_acc_f16;
         case Accumulation::f16_block: return GemmKind::f16_acc_f16_block;
+        case Accumulation::automatic: break;  // resolved above
       }
       break;
     case DType::bf16:
@@ -68,14 +70,43 @@ std::string_view accumulation_name(Accumulation acc) {
     case Accumulation::f32: return "f32";
     case Accumulation::f16: return "f16";
     case Accumulation::f16_block: return "f16-block";
+    case Accumulation::automatic: return "auto";
   }
   return "?";
 }
 
+constexpr Accumulation kAccumulations[] = {Accumulation::automatic, Accumulation::f32, Accumulation::f16,
+                                           Accumulation::f16_block};
+
+std::vector<std::string> accumulation_names() {
+  std::vector<std::string> names;
+  for (Accumulation acc : kAccumulations) names.emplace_back(accumulation_name(acc));
+  return names;
+}
+
 Accumulation parse_accumulation(std::string_view name) {
-  for (Accumulation acc : {Accumulation::f32, Accumulation::f16, Accumulation::f16_block})
+  for (Accumulation acc : kAccumulations)
     if (name == accumulation_name(acc)) return acc;
-  throw std::invalid_argument("unknown accumulation '" + std::string(name) + "' (f32, f16, f16-block)");
+  throw std::invalid_argument("unknown accumulation '" + std::string(name) + "' (auto, f32, f16, f16-block)");
+}
+
+Accumulation resolve_accumulation(DType dtype, Accumulation acc) {
+  if (acc != Accumulation::automatic) return acc;
+  return dtype == DType::f16 && active_isa() >= Isa::avx512fp16 ? Accumulation::f16_block : Accumulation::f32;
+}
+
+bool accumulation_is_native(DType dtype, Accumulation acc) {
+  const Accumulation resolved = resolve_accumulation(dtype, acc);
+  return resolved == Accumulation::f32 || gemm_variant(dtype, resolved) == isa_name(Isa::avx512fp16);
+}
+
+const std::vector<std::pair<DType, Accumulation>>& gemm_kinds() {
+  static const std::vector<std::pair<DType, Accumulation>> kinds{{DType::f32, Accumulation::f32},
+                                                                 {DType::f16, Accumulation::f32},
+                                                                 {DType::f16, Accumulation::f16},
+                                                                 {DType::f16, Accumulation::f16_block},
+                                                                 {DType::bf16, Accumulation::f32}};
+  return kinds;
 }
 
 void gemm(DType dtype, Accumulation acc, const GemmArgs& args) {

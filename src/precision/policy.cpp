@@ -6,35 +6,89 @@
 
 namespace pure16 {
 
-PrecisionPolicy PrecisionPolicy::preset(std::string_view name) {
-  PrecisionPolicy p;
-  p.name = std::string(name);
-  if (name == "fp32") return p;
-  if (name == "mixed-fp16") {
-    // Apex O2 / torch.autocast with GradScaler: fp16 model, fp32 master weights and state.
-    p.compute = DType::f16;
-    p.loss_scale.mode = LossScaleMode::dynamic;
-    return p;
-  }
-  if (name == "pure-fp16") {
-    // Every tensor of the training state in fp16. Stochastic rounding keeps updates smaller
-    // than half an fp16 ulp of the weight from being lost on average. The GEMMs multiply-add in
-    // fp16 (twice the binary32 rate on AVX512-FP16) within blocks of 64 products and carry the
-    // blocks' sums in binary32, which keeps long sums (a weight gradient over a batch of
-    // images: 25,088 products in ResNet-50 at batch 8) from stalling the way a plain fp16 sum does.
-    p.compute = p.master = p.optimizer_state = DType::f16;
-    p.accumulation = kernels::Accumulation::f16_block;
-    p.loss_scale.mode = LossScaleMode::dynamic;
-    p.update_rounding = Rounding::stochastic;
-    return p;
-  }
-  throw std::invalid_argument("unknown precision '" + std::string(name) + "' (expected fp32, mixed-fp16 or pure-fp16)");
+namespace {
+
+// The presets, one row each: every list of precision names (the CLI, bench, info, the docs' table
+// and the tests) is read from here. Each starts from the fp32 defaults. The GEMM accumulation is
+// `automatic` in all of them: on CPUs with AVX512-FP16 the fp16 presets multiply-add in fp16
+// within blocks of 64 products (twice the binary32 rate) and carry the blocks' sums in binary32,
+// which keeps long sums (a weight gradient over a batch: 25,088 products in ResNet-50 at batch 8)
+// from stalling the way a plain fp16 sum does; elsewhere fp16 arithmetic would be emulated, so
+// they sum in binary32, which costs nothing there.
+struct PresetRow {
+  PresetInfo info;
+  void (*apply)(PrecisionPolicy&);
+};
+
+const std::vector<PresetRow>& preset_rows() {
+  static const std::vector<PresetRow> rows{
+      {{"fp32", "binary32 everything: the baseline"}, [](PrecisionPolicy&) {}},
+      {{"mixed-fp16", "fp16 model and gradients, fp32 master weights and momentum, dynamic loss scaling (Apex O2)"},
+       [](PrecisionPolicy& p) {
+         p.compute = DType::f16;
+         p.loss_scale.mode = LossScaleMode::dynamic;
+       }},
+      // Stochastic rounding keeps updates smaller than half an fp16 ulp of the weight from being
+      // lost on average; loss scaling keeps small gradients above fp16's subnormal range.
+      {{"pure-fp16", "every tensor of the training state in fp16, dynamic loss scaling, stochastic rounding"},
+       [](PrecisionPolicy& p) {
+         p.compute = p.master = p.optimizer_state = DType::f16;
+         p.loss_scale.mode = LossScaleMode::dynamic;
+         p.update_rounding = Rounding::stochastic;
+       }},
+      {{"mixed-bf16", "bf16 model and gradients, fp32 master weights and momentum, no loss scaling"},
+       [](PrecisionPolicy& p) { p.compute = DType::bf16; }},
+      // bf16 has binary32's exponent range, so gradients need no loss scale; its 8-bit significand
+      // loses far more updates to rounding than fp16 does, which stochastic rounding recovers.
+      {{"pure-bf16", "every tensor of the training state in bf16, stochastic rounding, no loss scaling"},
+       [](PrecisionPolicy& p) {
+         p.compute = p.master = p.optimizer_state = DType::bf16;
+         p.update_rounding = Rounding::stochastic;
+       }},
+  };
+  return rows;
 }
 
-std::vector<std::string> PrecisionPolicy::preset_names() { return {"fp32", "mixed-fp16", "pure-fp16"}; }
+}  // namespace
+
+PrecisionPolicy PrecisionPolicy::preset(std::string_view name) {
+  for (const PresetRow& row : preset_rows()) {
+    if (row.info.name != name) continue;
+    PrecisionPolicy p;
+    p.name = std::string(name);
+    p.accumulation = kernels::Accumulation::automatic;
+    row.apply(p);
+    return p;
+  }
+  std::string names;
+  for (const std::string& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown precision '" + std::string(name) + "' (expected one of " + names + ")");
+}
+
+std::vector<std::string> PrecisionPolicy::preset_names() {
+  std::vector<std::string> names;
+  for (const PresetRow& row : preset_rows()) names.push_back(row.info.name);
+  return names;
+}
+
+const std::vector<PresetInfo>& PrecisionPolicy::presets() {
+  static const std::vector<PresetInfo> infos = [] {
+    std::vector<PresetInfo> out;
+    for (const PresetRow& row : preset_rows()) out.push_back(row.info);
+    return out;
+  }();
+  return infos;
+}
+
+PrecisionPolicy PrecisionPolicy::resolved() const {
+  PrecisionPolicy p = *this;
+  p.accumulation = kernels::resolve_accumulation(compute, accumulation);
+  return p;
+}
 
 void PrecisionPolicy::validate() const {
-  if (accumulation != kernels::Accumulation::f32 && compute != DType::f16)
+  const bool f16_sums = accumulation == kernels::Accumulation::f16 || accumulation == kernels::Accumulation::f16_block;
+  if (f16_sums && compute != DType::f16)
     throw std::invalid_argument("precision " + name + ": " + std::string(kernels::accumulation_name(accumulation)) +
                                 " accumulation needs f16 compute");
   if (loss_scale.mode != LossScaleMode::none && !(loss_scale.initial > 0 && std::isfinite(loss_scale.initial)))
@@ -43,11 +97,20 @@ void PrecisionPolicy::validate() const {
     throw std::invalid_argument("precision " + name + ": f64 is for reference checks, not training");
 }
 
+std::string PrecisionPolicy::accumulation_description() const {
+  const kernels::Accumulation ran = kernels::resolve_accumulation(compute, accumulation);
+  std::string s(kernels::accumulation_name(ran));
+  if (accumulation == kernels::Accumulation::automatic) s += " (auto)";
+  else if (!kernels::accumulation_is_native(compute, ran))
+    s += " (no native fp16 arithmetic here: emulated, slower than f32)";
+  return s;
+}
+
 std::string PrecisionPolicy::describe() const {
   std::string s = name + ": compute " + std::string(dtype_name(compute)) + ", master " +
                   (has_master_copy() ? std::string(dtype_name(master)) : std::string("none")) + ", optimizer state " +
-                  std::string(dtype_name(optimizer_state)) + ", accumulate " +
-                  std::string(kernels::accumulation_name(accumulation)) + ", loss scale " +
+                  std::string(dtype_name(optimizer_state)) + ", accumulate " + accumulation_description() +
+                  ", loss scale " +
                   loss_scale_name(loss_scale) + ", rounding " + std::string(rounding_name(update_rounding));
   return s;
 }

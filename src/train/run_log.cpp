@@ -1,6 +1,7 @@
 #include "pure16/train/run_log.h"
 
 #include "pure16/io/atomic_file.h"
+#include "pure16/kernels/isa.h"
 
 namespace pure16::train {
 
@@ -23,6 +24,16 @@ nlohmann::json final_json(const TrainResult& result) {
           {"test_accuracy", result.test_accuracy},
           {"steps", result.steps},
           {"parameters", result.parameters},
+          {"precision",
+           {{"name", result.policy.name},
+            {"compute", dtype_name(result.policy.compute)},
+            {"master", dtype_name(result.policy.master)},
+            {"optimizer_state", dtype_name(result.policy.optimizer_state)},
+            {"accumulation", kernels::accumulation_name(result.policy.accumulation)},
+            {"accumulation_requested", kernels::accumulation_name(result.requested_accumulation)},
+            {"loss_scale", loss_scale_name(result.policy.loss_scale)},
+            {"rounding", rounding_name(result.policy.update_rounding)},
+            {"isa", kernels::isa_name(kernels::active_isa())}}},
           {"memory",
            {{"weights_bytes", result.memory.weights_bytes},
             {"gradients_bytes", result.memory.gradients_bytes},

@@ -12,7 +12,12 @@ namespace pure16::train {
 
 Trainer::Trainer(nn::Layer& model, nn::ParameterStore& store, optim::Sgd& optimizer, const PrecisionPolicy& policy,
                  uint64_t seed)
-    : model_(model), store_(store), optimizer_(optimizer), policy_(policy), scaler_(policy.loss_scale), seed_(seed) {}
+    : model_(model),
+      store_(store),
+      optimizer_(optimizer),
+      policy_(policy.resolved()),
+      scaler_(policy.loss_scale),
+      seed_(seed) {}
 
 StepResult Trainer::train_step(const data::Batch& batch) {
   const nn::RunOptions options{true, policy_.accumulation, seed_, step_};
@@ -146,6 +151,8 @@ TrainResult train(const TrainConfig& config, data::BatchSource& loader, data::Ba
     if (callbacks.on_epoch) callbacks.on_epoch(record);
   }
   result.test_accuracy = result.epochs.empty() ? 0.0 : result.epochs.back().test_accuracy;
+  result.policy = config.policy.resolved();
+  result.requested_accumulation = config.policy.accumulation;
   result.memory = store.memory();
   result.memory.optimizer_bytes = optimizer.state_bytes();
   result.memory.activations_bytes = trainer.peak_activation_bytes();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "pure16/kernels/gemm.h"
 #include "support/cli.h"
 
 namespace {
@@ -78,8 +79,14 @@ TEST(Bench, TrainRunsEachConfigurationAndReportsItsMemory) {
     EXPECT_GT(row["activations_bytes"].get<int64_t>(), 0) << row;
   }
   EXPECT_EQ(doc["train"][0]["precision"], "pure-fp16");
-  EXPECT_EQ(doc["train"][0]["accumulation"], "f16-block");
+  // The preset's auto accumulation, as it ran on this CPU.
+  EXPECT_EQ(doc["train"][0]["accumulation_requested"], "auto");
+  EXPECT_EQ(doc["train"][0]["accumulation"],
+            std::string(pure16::kernels::accumulation_name(pure16::kernels::resolve_accumulation(
+                pure16::DType::f16, pure16::kernels::Accumulation::automatic))));
   EXPECT_EQ(doc["train"][1]["precision"], "fp32");
+  EXPECT_EQ(doc["train"][1]["accumulation"], "f32");
+  EXPECT_EQ(doc["machine"]["auto_accumulation_f16"], doc["train"][0]["accumulation"]);
 }
 
 TEST(Bench, BadArgumentsFail) {

@@ -10,6 +10,8 @@
 
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/gemm.h"
+#include "pure16/kernels/isa.h"
+#include "pure16/precision/policy.h"
 #include "support/cli.h"
 
 namespace {
@@ -77,6 +79,49 @@ TEST(Cli, SyntheticRunWritesJsonLog) {
   EXPECT_NE(r.out.find("epoch 1/2 (partial)"), std::string::npos) << r.out;
 }
 
+// The run log says which accumulation ran: `auto` (every preset's) is f16-block only with native
+// fp16 FMAs, so with the ISA capped below AVX512-FP16 it must be f32; an explicit fp16
+// accumulation still runs there, with a note that it is slow.
+TEST(Cli, RunLogRecordsTheAccumulationThatRan) {
+  const auto final_record = [](const std::filesystem::path& log) {
+    std::istringstream lines(read_file(log));
+    nlohmann::json last;
+    for (std::string line; std::getline(lines, line);) last = nlohmann::json::parse(line);
+    return last;
+  };
+  const std::string run = "train --dataset synthetic --epochs 1 --max-steps 2 --batch-size 64 --threads 1 --log ";
+  const auto log = scratch_dir() / "auto.jsonl";
+  const CliResult top = run_cli(run + log.string());
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  const nlohmann::json ran = final_record(log)["precision"];
+  EXPECT_EQ(ran["name"], "pure-fp16");
+  EXPECT_EQ(ran["accumulation_requested"], "auto");
+  EXPECT_EQ(ran["accumulation"], std::string(pure16::kernels::accumulation_name(pure16::kernels::resolve_accumulation(
+                                     pure16::DType::f16, pure16::kernels::Accumulation::automatic))));
+  EXPECT_EQ(ran["isa"], std::string(pure16::kernels::isa_name(pure16::kernels::active_isa())));
+  EXPECT_NE(top.out.find("(auto)"), std::string::npos) << top.out;
+
+  const CliResult capped = run_cli(run + log.string(), "PURE16_ISA=avx512bf16");
+  ASSERT_EQ(capped.exit_code, 0) << capped.err;
+  EXPECT_EQ(final_record(log)["precision"]["accumulation"], "f32");
+  EXPECT_EQ(capped.err.find("note:"), std::string::npos) << capped.err;
+
+  const CliResult forced = run_cli(run + log.string() + " --accumulation f16-block", "PURE16_ISA=avx512bf16");
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(final_record(log)["precision"]["accumulation"], "f16-block");
+  EXPECT_EQ(final_record(log)["precision"]["accumulation_requested"], "f16-block");
+  EXPECT_NE(forced.err.find("note:"), std::string::npos) << forced.err;
+}
+
+TEST(Cli, EveryPresetTrains) {
+  for (const std::string& name : pure16::PrecisionPolicy::preset_names()) {
+    const CliResult r =
+        run_cli("train --dataset synthetic --epochs 1 --max-steps 3 --batch-size 64 --threads 1 --precision " + name);
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_NE(r.out.find("precision " + name + ":"), std::string::npos) << r.out;
+  }
+}
+
 TEST(Cli, CosineScheduleDecaysTheRate) {
   const auto log = scratch_dir() / "cosine.jsonl";
   const CliResult r = run_cli("train --dataset synthetic --epochs 2 --batch-size 256 --threads 2 --lr 0.1 "
@@ -127,6 +172,11 @@ TEST(Cli, InfoJsonGivesEveryKernelVariant) {
   EXPECT_EQ(doc["gemm"]["f16/f16-block"],
             std::string(pure16::kernels::gemm_variant(pure16::DType::f16, pure16::kernels::Accumulation::f16_block)));
   EXPECT_EQ(doc["gemm"].size(), 5u);
+  EXPECT_EQ(doc["auto_accumulation"]["f16"],
+            std::string(pure16::kernels::accumulation_name(pure16::kernels::resolve_accumulation(
+                pure16::DType::f16, pure16::kernels::Accumulation::automatic))));
+  EXPECT_EQ(doc["auto_accumulation"]["bf16"], "f32");
+  EXPECT_EQ(doc["presets"].get<std::vector<std::string>>(), pure16::PrecisionPolicy::preset_names());
   EXPECT_EQ(doc["elementwise"]["sgd_update"], std::string(pure16::kernels::elementwise_variant("sgd_update")));
   // Capped to the portable path, every variant is the scalar reference.
   const CliResult scalar = run_cli("info --json", "PURE16_ISA=scalar");

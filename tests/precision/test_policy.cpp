@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include "pure16/kernels/gemm.h"
+#include "pure16/kernels/isa.h"
 #include "pure16/precision/loss_scaler.h"
 #include "pure16/precision/policy.h"
+#include "support/reference.h"
 
 namespace pure16 {
 namespace {
@@ -27,6 +30,60 @@ TEST(Policy, Presets) {
   EXPECT_EQ(pure.loss_scale.mode, LossScaleMode::dynamic);
   EXPECT_EQ(pure.update_rounding, Rounding::stochastic);
   EXPECT_THROW(PrecisionPolicy::preset("fp8"), std::invalid_argument);
+
+  const PrecisionPolicy pure_bf16 = PrecisionPolicy::preset("pure-bf16");
+  EXPECT_EQ(pure_bf16.compute, DType::bf16);
+  EXPECT_EQ(pure_bf16.master, DType::bf16);
+  EXPECT_EQ(pure_bf16.optimizer_state, DType::bf16);
+  EXPECT_EQ(pure_bf16.loss_scale.mode, LossScaleMode::none);
+  EXPECT_EQ(pure_bf16.update_rounding, Rounding::stochastic);
+
+  const PrecisionPolicy mixed_bf16 = PrecisionPolicy::preset("mixed-bf16");
+  EXPECT_EQ(mixed_bf16.compute, DType::bf16);
+  EXPECT_EQ(mixed_bf16.master, DType::f32);
+  EXPECT_EQ(mixed_bf16.optimizer_state, DType::f32);
+  EXPECT_EQ(mixed_bf16.loss_scale.mode, LossScaleMode::none);
+}
+
+TEST(Policy, PresetListingsComeFromOneTable) {
+  const std::vector<std::string> names = PrecisionPolicy::preset_names();
+  ASSERT_EQ(names.size(), PrecisionPolicy::presets().size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(PrecisionPolicy::presets()[i].name, names[i]);
+    EXPECT_FALSE(PrecisionPolicy::presets()[i].summary.empty()) << names[i];
+    const PrecisionPolicy p = PrecisionPolicy::preset(names[i]);
+    EXPECT_EQ(p.name, names[i]);
+    EXPECT_NO_THROW(p.validate()) << names[i];
+  }
+}
+
+// Every preset leaves the accumulation to the CPU: f16-block only where fp16 FMAs are native,
+// binary32 sums everywhere else, so no preset ever runs the scalar reference GEMM (or the
+// emulated fp16 sums) on a CPU with vector units.
+TEST(Policy, PresetsAccumulateAtTheCpusFullRate) {
+  testing::for_each_isa([](kernels::Isa level) {
+    for (const std::string& name : PrecisionPolicy::preset_names()) {
+      const PrecisionPolicy p = PrecisionPolicy::preset(name);
+      EXPECT_EQ(p.accumulation, kernels::Accumulation::automatic) << name;
+      const PrecisionPolicy ran = p.resolved();
+      const bool native_fp16 = level >= kernels::Isa::avx512fp16 && p.compute == DType::f16;
+      EXPECT_EQ(ran.accumulation, native_fp16 ? kernels::Accumulation::f16_block : kernels::Accumulation::f32)
+          << name << " at " << kernels::isa_name(level);
+      EXPECT_TRUE(kernels::accumulation_is_native(p.compute, p.accumulation)) << name;
+      if (level > kernels::Isa::scalar) {
+        EXPECT_NE(kernels::gemm_variant(p.compute, p.accumulation), "scalar") << name << " at " << kernels::isa_name(level);
+      }
+      EXPECT_NE(p.describe().find(std::string(kernels::accumulation_name(ran.accumulation)) + " (auto)"),
+                std::string::npos)
+          << p.describe();
+    }
+    // An explicit fp16 accumulation is kept, and said to be slow where it is.
+    PrecisionPolicy explicit_block = PrecisionPolicy::preset("pure-fp16");
+    explicit_block.accumulation = kernels::Accumulation::f16_block;
+    EXPECT_EQ(explicit_block.resolved().accumulation, kernels::Accumulation::f16_block);
+    const bool slow = level < kernels::Isa::avx512fp16;
+    EXPECT_EQ(explicit_block.describe().find("slower than f32") != std::string::npos, slow) << explicit_block.describe();
+  });
 }
 
 TEST(Policy, ParsesOptions) {
@@ -42,9 +99,12 @@ TEST(Policy, ParsesOptions) {
 }
 
 TEST(Policy, RejectsF16AccumulationWithoutF16Compute) {
-  PrecisionPolicy p = PrecisionPolicy::preset("fp32");
-  p.accumulation = kernels::Accumulation::f16;
-  EXPECT_THROW(p.validate(), std::invalid_argument);
+  for (const char* name : {"fp32", "pure-bf16"})
+    for (kernels::Accumulation acc : {kernels::Accumulation::f16, kernels::Accumulation::f16_block}) {
+      PrecisionPolicy p = PrecisionPolicy::preset(name);
+      p.accumulation = acc;
+      EXPECT_THROW(p.validate(), std::invalid_argument) << name;
+    }
 }
 
 TEST(LossScaler, DynamicFollowsGradScalerDefaults) {

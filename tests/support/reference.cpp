@@ -29,6 +29,9 @@ double accumulation_gamma(int64_t n, kernels::Accumulation acc) {
       const double g16 = gamma(block, u16);
       return g16 + (1 + g16) * gamma(blocks + 2, u32);
     }
+    // What fp16 data resolves it to: the wider bound of the dtypes it can mean.
+    case kernels::Accumulation::automatic:
+      return accumulation_gamma(n, kernels::resolve_accumulation(DType::f16, acc));
   }
   return 0;
 }

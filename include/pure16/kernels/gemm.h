@@ -12,23 +12,44 @@
 //                            to a binary32 total, which C receives rounded once
 //   bf16, Accumulation::f32  bf16 inputs, binary32 sums, C rounded to bf16 once
 //   f64, Accumulation::f32   binary64 (the reference; scalar only; the flag is ignored)
+//   any, Accumulation::automatic
+//                            the fastest of the above for the dtype on the active ISA level: f16_block
+//                            for f16 where fp16 FMAs are native (avx512fp16), f32 everywhere else
+//                            (resolve_accumulation says which)
 // Error bound, for the tests: |C - C_exact| <= gamma_n * |alpha| * (|op(A)| |op(B)|) + rounding of
 // C, with gamma_n = n u / (1 - n u), n = K (+1 for beta) and u the accumulator's unit roundoff;
 // for f16_block, gamma_b(2^-11) + (1 + gamma_b(2^-11)) gamma_{K/b + 2}(2^-24), b the block length.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pure16/tensor/tensor.h"
 
 namespace pure16::kernels {
 
-enum class Accumulation : uint8_t { f32, f16, f16_block };
+enum class Accumulation : uint8_t { f32, f16, f16_block, automatic };
 inline constexpr int64_t kF16AccumulationBlock = 64;
-std::string_view accumulation_name(Accumulation acc);  // "f32", "f16", "f16-block"
+std::string_view accumulation_name(Accumulation acc);  // "f32", "f16", "f16-block", "auto"
+/// Every accumulation's name, `auto` included: what the CLI accepts for training.
+std::vector<std::string> accumulation_names();
 /// The inverse of accumulation_name; throws std::invalid_argument listing the names.
 Accumulation parse_accumulation(std::string_view name);
+/// What `acc` runs as for `dtype` on the active ISA level: `automatic` becomes f16_block for f16
+/// data where the CPU multiplies fp16 natively (AVX512-FP16), and f32 otherwise; the others are
+/// returned as they are.
+Accumulation resolve_accumulation(DType dtype, Accumulation acc);
+/// Whether (dtype, acc) runs at the machine's full rate for its data: false for the f16
+/// accumulations without native fp16 FMAs, which then emulate every fp16 rounding (or run the
+/// scalar reference), several times slower than f32 accumulation of the same data.
+bool accumulation_is_native(DType dtype, Accumulation acc);
+
+/// Every (dtype, accumulation) pair the GEMM implements, but the f64 reference: what `info` and
+/// the benchmarks list.
+const std::vector<std::pair<DType, Accumulation>>& gemm_kinds();
 
 /// A piece of a row of an operand read through a RowSource: `count` elements stored
 /// consecutively at `src` (in the GEMM's dtype), or `count` zeros when src is null.
@@ -74,7 +95,7 @@ struct GemmArgs {
   const RowSource* b_rows = nullptr;
 };
 
-/// Runs the active variant for (dtype, acc). Throws std::invalid_argument for combinations
+/// Runs the active variant for (dtype, resolve_accumulation(dtype, acc)). Throws std::invalid_argument for combinations
 /// that do not exist (f16 accumulation of f32 or bf16 inputs).
 void gemm(DType dtype, Accumulation acc, const GemmArgs& args);
 
@@ -82,7 +103,7 @@ void gemm(DType dtype, Accumulation acc, const GemmArgs& args);
 void gemm(Tensor& c, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, float alpha, float beta,
           Accumulation acc);
 
-/// The ISA level whose variant gemm() currently runs for (dtype, acc).
+/// The ISA level whose variant gemm() currently runs for (dtype, acc), `automatic` resolved.
 std::string_view gemm_variant(DType dtype, Accumulation acc);
 
 }  // namespace pure16::kernels

@@ -27,6 +27,12 @@ struct LossScaleConfig {
 /// How a value computed in binary32 registers is rounded when stored to a narrower dtype.
 enum class Rounding { nearest, stochastic };
 
+/// A named preset, for listings.
+struct PresetInfo {
+  std::string name;
+  std::string summary;
+};
+
 struct PrecisionPolicy {
   std::string name;
   /// Weights as used by forward/backward, activations, and all gradients.
@@ -35,7 +41,8 @@ struct PrecisionPolicy {
   DType master = DType::f32;
   /// Optimizer state (momentum).
   DType optimizer_state = DType::f32;
-  /// What GEMMs accumulate in (f16 only with compute == f16).
+  /// What GEMMs accumulate in (f16 and f16_block only with compute == f16); `automatic` (every
+  /// preset's) is resolved for the CPU when a run starts (resolved()).
   kernels::Accumulation accumulation = kernels::Accumulation::f32;
   LossScaleConfig loss_scale;
   /// Rounding of the stored results of the optimizer update (weights and state).
@@ -44,12 +51,18 @@ struct PrecisionPolicy {
   bool has_master_copy() const { return master != compute; }
   /// Throws std::invalid_argument for inconsistent combinations.
   void validate() const;
-  /// One line, e.g. "pure-fp16: compute f16, master f16 (no copy), state f16, ...".
+  /// One line, e.g. "pure-fp16: compute f16, master none, optimizer state f16, accumulate f32 (auto), ...".
   std::string describe() const;
+  /// The accumulation that runs, with "(auto)" when it was chosen for the CPU, or a warning when
+  /// an explicit fp16 accumulation has no native fp16 arithmetic under it.
+  std::string accumulation_description() const;
+  /// This policy with `automatic` accumulation replaced by what it runs as on the active ISA.
+  PrecisionPolicy resolved() const;
 
-  /// Named presets: fp32, mixed-fp16, pure-fp16.
+  /// Named presets (the table in docs/DESIGN.md): fp32, mixed-fp16, pure-fp16, mixed-bf16, pure-bf16.
   static PrecisionPolicy preset(std::string_view name);
   static std::vector<std::string> preset_names();
+  static const std::vector<PresetInfo>& presets();
 };
 
 LossScaleConfig parse_loss_scale(std::string_view text);  // "none", "dynamic", or a positive number

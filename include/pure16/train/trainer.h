@@ -33,6 +33,7 @@ struct EvalResult {
 
 class Trainer {
  public:
+  /// `policy` is used resolved(): `automatic` accumulation becomes what the CPU runs fastest.
   Trainer(nn::Layer& model, nn::ParameterStore& store, optim::Sgd& optimizer, const PrecisionPolicy& policy,
           uint64_t seed);
 
@@ -41,6 +42,7 @@ class Trainer {
   EvalResult evaluate(data::BatchSource& source);
 
   const LossScaler& scaler() const { return scaler_; }
+  const PrecisionPolicy& policy() const { return policy_; }
   int64_t steps() const { return int64_t(step_); }
   /// The most bytes of saved activations any training step so far has held (nn::saved_bytes).
   int64_t peak_activation_bytes() const { return peak_activation_bytes_; }
@@ -92,6 +94,8 @@ struct EpochRecord {
 
 struct TrainResult {
   std::vector<EpochRecord> epochs;
+  PrecisionPolicy policy;  // as it ran: accumulation resolved for the CPU
+  kernels::Accumulation requested_accumulation = kernels::Accumulation::automatic;
   double test_accuracy = 0;
   nn::MemoryReport memory;
   int64_t parameters = 0;
