@@ -14,7 +14,9 @@ Making the peer fair (docs/PERFORMANCE.md):
   * torch.set_num_threads(threads) is called, and torch's own report of its threads and build is
     printed;
   * PyTorch 1.13 cannot train in fp16 on a CPU, so its fp32 (NCHW or channels_last, whichever
-    is faster, both reported) is the mode to beat; bf16 autocast is reported too.
+    is faster, both reported) is the mode to beat; of bf16 it has autocast (`bf16`) and a model
+    cast whole to bf16 (`bf16-pure`, `model.bfloat16()`: bf16 weights, gradients and momentum,
+    pure16's pure-bf16), and each pure16 precision is set against the faster of the two as well.
 """
 import argparse
 import json
@@ -33,10 +35,10 @@ def parse_args():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--models", nargs="+", default=["mlp", "resnet18-cifar", "resnet50"],
                    choices=["mlp", "resnet18-cifar", "resnet50"])
-    p.add_argument("--pure16-precisions", nargs="+", default=["pure-fp16", "fp32"],
-                   choices=["fp32", "mixed-fp16", "pure-fp16"])
-    p.add_argument("--torch-modes", nargs="+", default=["fp32", "fp32-channels_last", "bf16"],
-                   choices=["fp32", "fp32-channels_last", "bf16"])
+    p.add_argument("--pure16-precisions", nargs="+", default=["pure-fp16", "pure-bf16", "fp32"],
+                   help="pure16 presets (any of `pure16 info --json`'s presets)")
+    p.add_argument("--torch-modes", nargs="+", default=["fp32", "fp32-channels_last", "bf16", "bf16-pure"],
+                   choices=["fp32", "fp32-channels_last", "bf16", "bf16-pure"])
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
     p.add_argument("--steps", type=int, default=None,
                    help="timed steps per run (their median step time counts); default: 100 for the MLP, whose "
@@ -47,6 +49,11 @@ def parse_args():
 
 
 ARGS = parse_args()
+_PRESETS = json.loads(subprocess.run([ARGS.pure16, "info", "--json"], check=True, capture_output=True,
+                                     text=True).stdout)["presets"]
+for _precision in ARGS.pure16_precisions:
+    if _precision not in _PRESETS:
+        sys.exit(f"compare_pytorch.py: unknown pure16 precision {_precision!r} (one of {', '.join(_PRESETS)})")
 # Read by OpenBLAS and OpenMP when torch loads them, so set before the import.
 os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 os.environ.setdefault("OMP_NUM_THREADS", str(ARGS.threads))
@@ -142,10 +149,13 @@ def steps_for(name):
 
 
 def torch_images_per_second(name, mode, batch, steps, warmup):
-    """mode: fp32, fp32-channels_last, bf16 (autocast)."""
+    """mode: fp32, fp32-channels_last, bf16 (autocast), bf16-pure (model and data in bf16)."""
     torch.manual_seed(0)
     model = torch_model(name)
     x = torch.randn(batch, *INPUT[name])
+    if mode == "bf16-pure":
+        model = model.bfloat16()
+        x = x.bfloat16()
     y = torch.randint(0, CLASSES[name], (batch,))
     if mode == "fp32-channels_last" and name != "mlp":
         model = model.to(memory_format=torch.channels_last)
@@ -205,14 +215,20 @@ def header(threads):
             "torch_config": torch.__config__.show().strip(), "onednn": onednn_kernels(), "pure16_info": info.strip()}
 
 
-def ratio_rows(name, batch, medians, best_fp32_mode):
-    """pure16 precision against the best PyTorch fp32 layout and against bf16 autocast."""
+def best_mode(medians, prefix):
+    """The fastest PyTorch mode whose name starts with prefix, or None."""
+    modes = [(v, mode) for (side, mode), v in medians.items() if side == "torch" and mode.startswith(prefix)]
+    return max(modes)[1] if modes else None
+
+
+def ratio_rows(name, batch, medians):
+    """pure16 precision against the fastest PyTorch fp32 layout and the fastest bf16 mode."""
     rows = []
     for (side, prec), ips in medians.items():
         if side != "pure16":
             continue
-        for mode in (best_fp32_mode, "bf16"):
-            if ("torch", mode) in medians:
+        for mode in (best_mode(medians, "fp32"), best_mode(medians, "bf16")):
+            if mode is not None:
                 rows.append({"model": name, "batch": batch, "pure16_precision": prec, "pure16_images_per_second": ips,
                              "torch_mode": mode, "torch_images_per_second": medians[("torch", mode)],
                              "ratio": ips / medians[("torch", mode)]})
@@ -251,17 +267,16 @@ def main():
                     ips = torch_images_per_second(name, config, batch, steps_for(name), ARGS.warmup)
                 samples[(side, config)].append(ips)
         medians = {key: statistics.median(v) for key, v in samples.items()}
-        fp32_modes = [(v, mode) for (side, mode), v in medians.items() if side == "torch" and mode.startswith("fp32")]
-        best_fp32_mode = max(fp32_modes)[1] if fp32_modes else None
+        fastest = {best_mode(medians, "fp32"), best_mode(medians, "bf16")}
         for (side, config), ips in medians.items():
             runs.append({"model": name, "batch": batch, "threads": threads, "side": side, "config": config,
                          "images_per_second": ips, "rounds": samples[(side, config)]})
-        ratios += ratio_rows(name, batch, medians, best_fp32_mode)
+        ratios += ratio_rows(name, batch, medians)
         if not ARGS.json:
             print(f"\n{name}, batch {batch}, {threads} threads")
             for (side, config), ips in medians.items():
                 rounds = ", ".join(f"{r:.1f}" for r in samples[(side, config)])
-                best = "  (faster PyTorch fp32 layout)" if side == "torch" and config == best_fp32_mode and len(fp32_modes) > 1 else ""
+                best = "  (fastest PyTorch " + config[:4] + ")" if side == "torch" and config in fastest else ""
                 print(f"  {side:7s} {config:20s} {ips:10.1f} img/s   rounds: {rounds}{best}", flush=True)
 
     if ARGS.json:

@@ -1,7 +1,8 @@
 // Acceptance runs on real MNIST, labelled "slow"; skipped without MNIST, which scripts/test.sh
 // fetches.
 //  - The 784-512-512-10 MLP, 5 epochs, batch 128, lr 0.05, SGD momentum 0.9, must reach 97.8% test
-//    accuracy in fp32, mixed-fp16 and pure-fp16 (dynamic loss scaling, stochastic rounding).
+//    accuracy in every preset: fp32, mixed-fp16, pure-fp16 (dynamic loss scaling, stochastic
+//    rounding), mixed-bf16 and pure-bf16 (stochastic rounding); the pure ones with no 32-bit state.
 //  - LeNet-5, 10 epochs, lr 0.05 with a cosine schedule, momentum 0.9, weight decay
 //    5e-4, batch 64, must reach 99.0% in fp32 and pure-fp16.
 #include <gtest/gtest.h>
@@ -46,14 +47,18 @@ TEST_P(MnistAccuracy, MlpReaches978PercentIn5Epochs) {
   const TrainResult result = train(config, *mnist());
   ASSERT_EQ(result.epochs.size(), 5u);
   EXPECT_GE(result.test_accuracy, 0.978) << GetParam();
-  if (GetParam() == "pure-fp16") {
+  if (GetParam().rfind("pure-", 0) == 0) {
+    // Weights, gradients and momentum all 16-bit, and no master copy: half of fp32's bytes.
+    EXPECT_EQ(dtype_size(result.policy.compute), 2u);
     EXPECT_EQ(result.memory.master_weights_bytes, 0);
+    EXPECT_EQ(result.memory.optimizer_bytes, result.memory.weights_bytes);
+    EXPECT_EQ(result.memory.gradients_bytes, result.memory.weights_bytes);
+    EXPECT_LT(result.memory.weights_bytes, 3 * result.parameters);
     EXPECT_EQ(config.policy.update_rounding, Rounding::stochastic);
-    EXPECT_EQ(config.policy.loss_scale.mode, LossScaleMode::dynamic);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, MnistAccuracy, ::testing::Values("fp32", "mixed-fp16", "pure-fp16"), test_name);
+INSTANTIATE_TEST_SUITE_P(Presets, MnistAccuracy, ::testing::ValuesIn(PrecisionPolicy::preset_names()), test_name);
 
 class LenetAccuracy : public ::testing::TestWithParam<std::string> {};
 
