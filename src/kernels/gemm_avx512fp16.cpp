@@ -1,7 +1,9 @@
 // AVX512-FP16 GEMM: fp16 storage with fp16 accumulation. Every multiply-add is one vfmadd231ph,
 // which rounds the fused a * b + acc once to fp16 (subnormals included; FP16 arithmetic ignores
 // MXCSR.DAZ/FTZ): exactly the contract's "every partial sum is an fp16 value". Partial sums
-// carried between K blocks are stored as fp16, so nothing is ever held wider.
+// carried between K blocks are stored as fp16, so nothing is ever held wider. These kernels
+// replace the avx512 level's for the same two kinds, which give the same bits by emulating every
+// fp16 rounding in binary32 (gemm_avx512.cpp) at a fraction of the speed.
 //
 // Tiles of 24 accumulators: 12 rows x 2 vectors of 32 fp16, or 6 rows x 4 vectors where C is
 // wide enough. Per K step the narrow one makes two B loads and twelve broadcasts of A, the wide
@@ -64,14 +66,11 @@ struct Avx512Fp16BlockStep : Avx512Fp16Step {
 
   static void add_block(float* cout, const float* cin, __m512h sum) {
     const __m512i bits = _mm512_castph_si512(sum);
-    __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(bits));
-    __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(bits, 1));
-    if (cin != nullptr) {
-      lo = _mm512_add_ps(_mm512_loadu_ps(cin), lo);
-      hi = _mm512_add_ps(_mm512_loadu_ps(cin + 16), hi);
-    }
-    _mm512_storeu_ps(cout, lo);
-    _mm512_storeu_ps(cout + 16, hi);
+    // The first block is added to +0 too, like the reference's total: a block sum of -0 gives +0.
+    const __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(bits));
+    const __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(bits, 1));
+    _mm512_storeu_ps(cout, _mm512_add_ps(cin != nullptr ? _mm512_loadu_ps(cin) : _mm512_setzero_ps(), lo));
+    _mm512_storeu_ps(cout + 16, _mm512_add_ps(cin != nullptr ? _mm512_loadu_ps(cin + 16) : _mm512_setzero_ps(), hi));
   }
 };
 

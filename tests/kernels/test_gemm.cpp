@@ -8,6 +8,7 @@
 // per element, so the same bound covers every variant.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -56,8 +57,9 @@ const std::vector<Kind>& all_kinds() {
   static const std::vector<Kind> kinds = {
       {DType::f32, Accumulation::f32, {Isa::avx2, Isa::avx512}},
       {DType::f16, Accumulation::f32, {Isa::avx2, Isa::avx512}},
-      {DType::f16, Accumulation::f16, {Isa::avx512fp16}},
-      {DType::f16, Accumulation::f16_block, {Isa::avx512fp16}},
+      // avx512 emulates the fp16 sums in binary32, avx512fp16 has native fp16 FMAs
+      {DType::f16, Accumulation::f16, {Isa::avx512, Isa::avx512fp16}},
+      {DType::f16, Accumulation::f16_block, {Isa::avx512, Isa::avx512fp16}},
       // avx512fp16 re-registers the widening kernel (vdpbf16ps is slow there; gemm_avx512fp16.cpp)
       {DType::bf16, Accumulation::f32, {Isa::avx2, Isa::avx512, Isa::avx512bf16, Isa::avx512fp16}},
       {DType::f64, Accumulation::f32, {}},
@@ -210,6 +212,10 @@ struct Shape3 {
 // 12 x 64 tile for the others.
 constexpr Shape3 kShapes[] = {{1, 1, 1},       {37, 53, 29},     {67, 129, 65}, {19, 35, 777}, {12, 1100, 8},
                               {256, 192, 300}, {1600, 20, 260},  {5, 3, 0},     {13, 250, 300}, {6, 1300, 270}};
+// Every C element is summed over K in the same blocked order whatever the thread split. Also
+// with more parts than threads, cut along rows (3100 = four row blocks) and along columns
+// (2100 = four column blocks), which the threads take dynamically.
+constexpr Shape3 kThreadShapes[] = {{131, 97, 300}, {3100, 20, 300}, {5, 2100, 100}};
 constexpr float kBetas[] = {0.0f, 1.0f, 0.5f};
 
 class GemmKinds : public ::testing::TestWithParam<Kind> {};
@@ -250,12 +256,9 @@ TEST_P(GemmKinds, DispatchesTheExpectedVariant) {
   });
 }
 
-// Every C element is summed over K in the same blocked order whatever the thread split.
-// Also with more parts than threads, cut along rows (3100 = four row blocks) and along
-// columns (2100 = four column blocks), which the threads take dynamically.
 TEST_P(GemmKinds, ResultDoesNotDependOnThreadCount) {
   const Kind& kind = GetParam();
-  for (const Shape3 shape : {Shape3{131, 97, 300}, Shape3{3100, 20, 300}, Shape3{5, 2100, 100}}) {
+  for (const Shape3 shape : kThreadShapes) {
     const Problem p = make_problem(kind.dtype, shape.m, shape.n, shape.k, 7);
     testing::for_each_isa([&](Isa) {
       if (kernels::gemm_variant(kind.dtype, kind.acc) == "scalar") return;  // one sum per element, no blocking
@@ -298,10 +301,14 @@ INSTANTIATE_TEST_SUITE_P(Kinds, GemmKinds, ::testing::ValuesIn(all_kinds()),
 // fp16 accumulation also for beta 1 (an fp16 C_old plus an fp16 sum is exact in binary32 unless
 // the smaller is below half an fp16 ulp of the larger), so every variant must give the
 // reference's bits. The error bound alone cannot see a lost beta * C_old here: with K in the
-// hundreds it is larger than C_old.
+// hundreds it is larger than C_old. Checked on every shape the other tests use (the avx512 level
+// emulates fp16 sums in binary32, which must agree bit for bit everywhere), and 61x200x530.
 TEST(Gemm, Fp16AccumulationsGiveTheReferenceBitsWithAlphaOne) {
+  std::vector<Shape3> shapes(std::begin(kShapes), std::end(kShapes));
+  shapes.insert(shapes.end(), std::begin(kThreadShapes), std::end(kThreadShapes));
+  shapes.push_back({61, 200, 530});
   for (const Kind& kind : {Kind{DType::f16, Accumulation::f16, {}}, Kind{DType::f16, Accumulation::f16_block, {}}})
-  for (const Shape3 shape : {Shape3{13, 250, 300}, Shape3{19, 35, 777}, Shape3{6, 1300, 270}, Shape3{61, 200, 530}}) {
+  for (const Shape3 shape : shapes) {
     const Problem p = make_problem(kind.dtype, shape.m, shape.n, shape.k, 11);
     for (int t = 0; t < 8; ++t) {
       const bool trans_a = t & 1, trans_b = t & 2;
@@ -310,15 +317,113 @@ TEST(Gemm, Fp16AccumulationsGiveTheReferenceBitsWithAlphaOne) {
       std::vector<std::vector<std::byte>> results;
       std::vector<std::string> variants;
       testing::for_each_isa([&](Isa) {
+        const std::string variant(kernels::gemm_variant(kind.dtype, kind.acc));
+        if (std::find(variants.begin(), variants.end(), variant) != variants.end()) return;  // inherited
         Buffer c = run_gemm(p, kind, trans_a, trans_b, 1.0f, beta);
         const auto* bytes = static_cast<const std::byte*>(c.data());
         results.emplace_back(bytes, bytes + p.m * padded_ldc(p) * int64_t(sizeof(fp16)));
-        variants.emplace_back(kernels::gemm_variant(kind.dtype, kind.acc));
+        variants.push_back(variant);
       });
       for (size_t v = 1; v < results.size(); ++v)
         EXPECT_TRUE(results[v] == results[0]) << kind_name(kind) << " " << variants[v] << " vs " << variants[0]
                                               << " trans_a " << trans_a << " trans_b " << trans_b << " beta " << beta
                                               << " M N K " << p.m << " " << p.n << " " << p.k;
+    }
+  }
+}
+
+// One fp16 multiply-add, c + x * y rounded once to fp16, where the exact sum lies just off an
+// fp16 midpoint, within half a binary32 ulp of it: rounding the sum to binary32 first lands on
+// the midpoint, and the tie then goes to the even neighbour, on the wrong side. With c's last
+// bit odd and x * y = (1 + 2^-10)(1 - 2^-10) 2^e = (1 - 2^-20) 2^e, 2^e half of c's ulp, the sum
+// is 2^(e-20) short of c's midpoint toward the odd c, and the rounding through binary32 moves it
+// to the even neighbour: for c = 1 + 2^-10, 1 + 3 * 2^-11 - 2^-31 gives 1 + 2^-9 instead of c.
+// Such cases among normal sums, subnormal ones, and at 65504 (whose even neighbour is infinity).
+// Alongside them, exact cancellation (+0, and -0 from a negative sum below half the smallest
+// subnormal), overflow past 65504 and infinities (inf - inf is NaN). Op(A) row i is
+// (c_i, x_i), op(B) column j is (1, y_j), so C(i, j) = round(c_i + x_i y_j). The expected value
+// is computed here in double, where c + x * y is exact or far from every fp16 midpoint, so its
+// one rounding to fp16 is the correct one; each variant must give it, and so the reference's bits.
+// Also with the pair at K steps 255 and 256, either side of the first K cache block boundary,
+// where fp16 partial sums are stored and reloaded (against the reference only: for blocked
+// accumulation the pair then lies in two blocks).
+TEST(Gemm, Fp16AccumulationRoundsEachSumOnceEvenWhereBinary32WouldRoundTwice) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double near_one = 1 - std::ldexp(1.0, -10), above_one = 1 + std::ldexp(1.0, -10);
+  const double tiny = std::ldexp(1.0, -24);  // the smallest fp16 subnormal
+  std::vector<double> cs = {0.0, inf, -inf, 65504.0, -65504.0, 1023 * tiny, -513 * tiny, 3 * tiny};
+  for (int e : {-14, -7, 0, 5, 15})
+    for (int odd : {1, 511, 1023})
+      for (double sign : {1.0, -1.0}) cs.push_back(sign * std::ldexp(1 + odd * std::ldexp(1.0, -10), e));
+  std::vector<double> xs = {1.0, -1.0, 0.0, inf};
+  for (int e : {-12, -5, 0, 2})
+    for (double sign : {1.0, -1.0}) xs.push_back(sign * std::ldexp(above_one, e));
+  std::vector<double> ys = {1.0, -1.0, 0.0, -inf, 16.0, 15.5};
+  for (int e = -13; e <= 2; ++e)
+    for (double sign : {1.0, -1.0}) ys.push_back(sign * std::ldexp(near_one, e));
+  // Cancellation: rows with x = -c meet the column y = 1.
+  for (size_t i = 0, count = cs.size(); i < count; ++i)
+    if (std::isfinite(cs[i])) xs.push_back(-cs[i]);
+
+  const int64_t m = int64_t(cs.size() * xs.size()), n = int64_t(ys.size());
+  std::vector<double> c_of(static_cast<size_t>(m)), x_of(static_cast<size_t>(m));
+  for (size_t i = 0; i < size_t(m); ++i) {
+    c_of[i] = cs[i / xs.size()];
+    x_of[i] = xs[i % xs.size()];
+  }
+  const auto bits = [](double v) { return from_double<fp16>(v).bits; };
+  for (const auto* values : {&cs, &xs, &ys})
+    for (double v : *values) ASSERT_EQ(as_double(fp16::from_bits(bits(v))), v) << "not an fp16 value";
+  int hard[3] = {};  // sums that rounding through binary32 gets wrong: subnormal c, normal, +-65504
+  std::vector<uint16_t> expected(size_t(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const double c = c_of[size_t(i)], sum = c + x_of[size_t(i)] * ys[size_t(j)];
+      expected[size_t(i * n + j)] = bits(sum);
+      if (!std::isnan(sum) && bits(sum) != bits(double(float(sum))))
+        ++hard[std::abs(c) < 1024 * tiny ? 0 : std::abs(c) < 65504 ? 1 : 2];
+    }
+  for (int group : {0, 1, 2})
+    ASSERT_GT(hard[group], 0) << "no sum that rounding through binary32 gets wrong in group " << group;
+
+  for (const int64_t offset : {0, 255}) {
+    const int64_t k = offset + 2;
+    Problem p{m, n, k, std::vector<double>(size_t(m * k)), std::vector<double>(size_t(k * n)),
+              std::vector<double>(size_t(m * n)), {}, {}};
+    for (int64_t i = 0; i < m; ++i) {
+      p.a[size_t(i * p.k + offset)] = c_of[size_t(i)];
+      p.a[size_t(i * p.k + offset + 1)] = x_of[size_t(i)];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      p.b[size_t(offset * n + j)] = 1.0;
+      p.b[size_t((offset + 1) * n + j)] = ys[size_t(j)];
+    }
+    for (Accumulation acc : {Accumulation::f16, Accumulation::f16_block})
+    for (int t = 0; t < 4; ++t) {
+      const Kind kind{DType::f16, acc, {}};
+      const bool trans_a = t & 1, trans_b = t & 2;
+      std::vector<uint16_t> reference;
+      testing::for_each_isa([&](Isa) {
+        const Buffer c = run_gemm(p, kind, trans_a, trans_b, 1.0f, 0.0f);
+        std::vector<uint16_t> got(size_t(m * n));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) got[size_t(i * n + j)] = bits(c.get(i * padded_ldc(p) + j));
+        if (reference.empty()) reference = got;
+        int64_t wrong = 0;
+        std::ostringstream first;
+        for (size_t e = 0; e < got.size(); ++e) {
+          // Blocked accumulation adds the fp16 sum to a binary32 total from +0, which turns -0 to +0.
+          const uint16_t want = offset != 0 ? reference[e]
+                                : acc == Accumulation::f16_block && expected[e] == 0x8000 ? uint16_t(0)
+                                                                                          : expected[e];
+          if (got[e] != want && wrong++ == 0)
+            first << "C(" << e / size_t(n) << ", " << e % size_t(n) << ") = " << c_of[e / size_t(n)] << " + "
+                  << x_of[e / size_t(n)] << " * " << ys[e % size_t(n)] << ": bits " << std::hex << got[e]
+                  << ", expected " << want << std::dec;
+        }
+        EXPECT_EQ(wrong, 0) << kind_name(kind) << " variant " << kernels::gemm_variant(DType::f16, acc) << " K "
+                            << p.k << " trans_a " << trans_a << " trans_b " << trans_b << ": " << first.str();
+      });
     }
   }
 }
