@@ -35,7 +35,7 @@ TEST_P(LenetTraining, LossFallsOnAFixedBatch) {
   EXPECT_LT(losses.back(), 0.5 * losses.front()) << "first " << losses.front() << ", last " << losses.back();
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, LenetTraining, ::testing::Values("fp32", "mixed-fp16", "pure-fp16"),
+INSTANTIATE_TEST_SUITE_P(Presets, LenetTraining, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (char& c : s)

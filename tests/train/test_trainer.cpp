@@ -33,7 +33,7 @@ TEST_P(TrainPrecision, LearnsTheSyntheticTeacher) {
   EXPECT_EQ(result.steps, 3 * 32);
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, TrainPrecision, ::testing::Values("fp32", "mixed-fp16", "pure-fp16"),
+INSTANTIATE_TEST_SUITE_P(Presets, TrainPrecision, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (char& c : s)
