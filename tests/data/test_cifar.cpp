@@ -123,7 +123,9 @@ TEST_F(CifarFiles, BadFilesAreErrorsNamingTheFile) {
 
   // Truncated: 100 bytes short of a whole number of records.
   std::vector<uint8_t> bytes = records(kPerBatch, 0, 10, false);
-  bytes.resize(bytes.size() - 100);
+  // erase, not resize(size - 100): GCC 12 at -O1 (the sanitizer build) cannot see that the size
+  // exceeds 100 and reports the wrapped-around bound as an overflow.
+  bytes.erase(bytes.end() - 100, bytes.end());
   write_bytes(dir_ / "data_batch_2.bin", bytes);
   expect_error(load_cifar10, dir_ / "data_batch_2.bin", "truncated");
   write_cifar10(dir_);

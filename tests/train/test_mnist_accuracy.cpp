@@ -4,7 +4,8 @@
 //    accuracy in every preset: fp32, mixed-fp16, pure-fp16 (dynamic loss scaling, stochastic
 //    rounding), mixed-bf16 and pure-bf16 (stochastic rounding); the pure ones with no 32-bit state.
 //  - LeNet-5, 10 epochs, lr 0.05 with a cosine schedule, momentum 0.9, weight decay
-//    5e-4, batch 64, must reach 99.0% in fp32, pure-fp16 and pure-bf16.
+//    5e-4, batch 64, must reach 99.0% in fp32 and pure-fp16 (pure-bf16 reached 99.27% in one run,
+//    README; left out to keep the suite within 20 minutes on 2 cores).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -77,7 +78,7 @@ TEST_P(LenetAccuracy, Reaches99PercentIn10Epochs) {
   EXPECT_GE(result.test_accuracy, 0.990) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("fp32", "pure-fp16", "pure-bf16"), test_name);
+INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("fp32", "pure-fp16"), test_name);
 
 }  // namespace
 }  // namespace pure16::train
