@@ -67,8 +67,8 @@ kernels::PeakKind peak_kind_for(DType dtype, kernels::Accumulation acc);
 using GemmKind = std::pair<DType, kernels::Accumulation>;
 /// "f16 acc f16-block"
 std::string kind_label(const GemmKind& kind);
-/// The kinds of `all` that match --dtype and --accumulation; throws std::invalid_argument when
-/// none does.
+/// The kinds of `all` that match --dtype and --accumulation (without --accumulation, fp16 sums
+/// only where a vector variant runs them); throws std::invalid_argument when none does.
 std::vector<GemmKind> select_kinds(const std::vector<GemmKind>& all, const Options& o);
 
 /// Uniform values in [-1, 1), reproducible from the seed.

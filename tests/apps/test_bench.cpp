@@ -16,15 +16,17 @@ namespace {
 
 using pure16::testing::CliResult;
 
-CliResult run_cli(const std::string& args) {
+CliResult run_cli(const std::string& args, const std::string& env = "") {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   return pure16::testing::run_cli(
-      args, std::filesystem::temp_directory_path() / ("pure16_bench_" + std::string(info->name()) + "_" +
-                                                      std::to_string(::getpid())));
+      args,
+      std::filesystem::temp_directory_path() / ("pure16_bench_" + std::string(info->name()) + "_" +
+                                                std::to_string(::getpid())),
+      env);
 }
 
-nlohmann::json run_json(const std::string& args) {
-  const CliResult r = run_cli(args);
+nlohmann::json run_json(const std::string& args, const std::string& env = "") {
+  const CliResult r = run_cli(args, env);
   EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
   return nlohmann::json::parse(r.out);
 }
@@ -47,7 +49,19 @@ TEST(Bench, PeakGivesEveryKindOfThisCpu) {
 
 TEST(Bench, GemmGivesEveryKindForOneAndAllThreads) {
   const nlohmann::json doc = run_json("bench gemm --shape 64x48x40 --threads 2 --json");
-  ASSERT_EQ(doc["gemm"].size(), 10u) << doc;  // 5 (dtype, accumulation) kinds x (1 thread, 2 threads)
+  // Every (dtype, accumulation) kind x (1 thread, 2 threads), but fp16 sums left to the scalar
+  // reference (none on a CPU with AVX-512).
+  size_t kinds = 0;
+  for (const auto& [dtype, acc] : pure16::kernels::gemm_kinds())
+    kinds += acc == pure16::kernels::Accumulation::f32 || pure16::kernels::gemm_variant(dtype, acc) != "scalar";
+  ASSERT_EQ(doc["gemm"].size(), 2 * kinds) << doc;
+  // Capped to AVX2, the fp16 sums are the scalar reference, left out unless asked for by name.
+  const nlohmann::json avx2 = run_json("bench gemm --shape 64x48x40 --threads 2 --json", "PURE16_ISA=avx2");
+  EXPECT_EQ(avx2["gemm"].size(), 6u) << avx2;
+  const nlohmann::json asked =
+      run_json("bench gemm --shape 64x48x40 --threads 1 --accumulation f16 --json", "PURE16_ISA=avx2");
+  ASSERT_EQ(asked["gemm"].size(), 1u) << asked;
+  EXPECT_EQ(asked["gemm"][0]["variant"], "scalar") << asked;
   for (const auto& row : doc["gemm"]) {
     EXPECT_EQ(row["m"], 64);
     EXPECT_EQ(row["n"], 48);
@@ -63,6 +77,15 @@ TEST(Bench, GemmKeepsTheAskedKind) {
   EXPECT_EQ(doc["gemm"][0]["dtype"], "f16");
   EXPECT_EQ(doc["gemm"][0]["accumulation"], "f16");
   expect_positive(doc["gemm"][0], "gflops");
+}
+
+// Fractions are of the peak of the unit the kernel runs on: vdpbf16ps for the avx512bf16 bf16
+// GEMM, binary32 FMAs for the widening bf16 variants.
+TEST(Bench, Bf16GemmIsAFractionOfTheUnitItRunsOn) {
+  const nlohmann::json doc = run_json("bench gemm --shape 32x32x32 --dtype bf16 --threads 1 --json");
+  ASSERT_EQ(doc["gemm"].size(), 1u) << doc;
+  const bool dot = pure16::kernels::gemm_variant(pure16::DType::bf16, pure16::kernels::Accumulation::f32) == "avx512bf16";
+  EXPECT_EQ(doc["gemm"][0]["peak_kind"].get<std::string>().find("vdpbf16ps") != std::string::npos, dot) << doc;
 }
 
 TEST(Bench, TrainRunsEachConfigurationAndReportsItsMemory) {
