@@ -49,9 +49,10 @@ Command add_info_command(CLI::App& app) {
     for (const auto& [dtype, acc] : gemm_kinds)
       std::cout << "gemm " << dtype_name(dtype) << ", " << kernels::accumulation_name(acc)
                 << " accum: " << kernels::gemm_variant(dtype, acc) << "\n";
-    std::cout << "accumulation auto: ";
+    std::string autos;
     for (const auto& [dtype, acc] : doc["auto_accumulation"].items())
-      std::cout << dtype << " " << acc.get<std::string>() << (dtype == "f32" ? "\n" : ", ");
+      autos += (autos.empty() ? "" : ", ") + dtype + " " + acc.get<std::string>();
+    std::cout << "accumulation auto: " << autos << "\n";
     std::cout << "precisions:\n";
     for (const PresetInfo& preset : PrecisionPolicy::presets())
       std::cout << "  " << preset.name << ": " << preset.summary << "\n";

@@ -87,7 +87,9 @@ std::vector<std::string> accumulation_names() {
 Accumulation parse_accumulation(std::string_view name) {
   for (Accumulation acc : kAccumulations)
     if (name == accumulation_name(acc)) return acc;
-  throw std::invalid_argument("unknown accumulation '" + std::string(name) + "' (auto, f32, f16, f16-block)");
+  std::string names;
+  for (const std::string& n : accumulation_names()) names += (names.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown accumulation '" + std::string(name) + "' (" + names + ")");
 }
 
 Accumulation resolve_accumulation(DType dtype, Accumulation acc) {

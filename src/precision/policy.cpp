@@ -67,7 +67,7 @@ PrecisionPolicy PrecisionPolicy::preset(std::string_view name) {
 
 std::vector<std::string> PrecisionPolicy::preset_names() {
   std::vector<std::string> names;
-  for (const PresetRow& row : preset_rows()) names.push_back(row.info.name);
+  for (const PresetInfo& info : presets()) names.push_back(info.name);
   return names;
 }
 
@@ -102,7 +102,7 @@ std::string PrecisionPolicy::accumulation_description() const {
   std::string s(kernels::accumulation_name(ran));
   if (accumulation == kernels::Accumulation::automatic) s += " (auto)";
   else if (!kernels::accumulation_is_native(compute, ran))
-    s += " (no native fp16 arithmetic here: emulated, slower than f32)";
+    s += " (no native fp16 arithmetic here: slower than f32)";
   return s;
 }
 

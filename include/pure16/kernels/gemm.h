@@ -95,7 +95,8 @@ struct GemmArgs {
   const RowSource* b_rows = nullptr;
 };
 
-/// Runs the active variant for (dtype, resolve_accumulation(dtype, acc)). Throws std::invalid_argument for combinations
+/// Runs the active variant for (dtype, resolve_accumulation(dtype, acc)). Throws
+/// std::invalid_argument for combinations
 /// that do not exist (f16 accumulation of f32 or bf16 inputs).
 void gemm(DType dtype, Accumulation acc, const GemmArgs& args);
 
