@@ -15,12 +15,16 @@ std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
-CliResult run_cli(const std::string& args, const std::filesystem::path& scratch, const std::string& env) {
+CliResult run_command(const std::string& command, const std::filesystem::path& scratch) {
   std::filesystem::create_directories(scratch);
-  const std::string command = env + " " + PURE16_CLI_PATH + " " + args + " >" + (scratch / "out").string() + " 2>" +
-                              (scratch / "err").string() + " </dev/null";
-  const int status = std::system(command.c_str());
+  const std::string redirected = command + " >" + (scratch / "out").string() + " 2>" + (scratch / "err").string() +
+                                 " </dev/null";
+  const int status = std::system(redirected.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(scratch / "out"), read_file(scratch / "err")};
+}
+
+CliResult run_cli(const std::string& args, const std::filesystem::path& scratch, const std::string& env) {
+  return run_command(env + " " + PURE16_CLI_PATH + " " + args, scratch);
 }
 
 }  // namespace pure16::testing

@@ -13,4 +13,18 @@ void randomize_buffers(nn::Layer& model, uint64_t seed) {
   }
 }
 
+void calibrate_batchnorm(nn::Layer& model, const Tensor& x) {
+  constexpr double kMomentum = 0.1;
+  for (nn::Parameter* b : model.buffers()) b->value.fill(0.0);
+  nn::Context ctx;
+  nn::RunOptions training;
+  training.training = true;
+  model.forward(x, ctx, training);
+  for (nn::Parameter* b : model.buffers()) {
+    std::vector<double> statistics = b->value.to_doubles();
+    for (double& s : statistics) s /= kMomentum;
+    b->value.copy_from(Tensor::from_doubles(statistics, b->shape, DType::f64));
+  }
+}
+
 }  // namespace pure16::testing

@@ -12,4 +12,11 @@ namespace pure16::testing {
 /// anything that stores them see values a mix-up of mean, variance or channel would change.
 void randomize_buffers(nn::Layer& model, uint64_t seed);
 
+/// Sets the BatchNorm running statistics to the batch statistics of each layer's input on `x`
+/// (N, H, W, C), as a long training run would leave them, so that evaluation mode normalizes the
+/// activations of this batch as training mode does: they stay of order one through any depth,
+/// and the logits depend on every weight. One training-mode forward from zero statistics leaves
+/// momentum * (batch statistics) in them (BatchNorm2d's default momentum, 0.1), scaled back here.
+void calibrate_batchnorm(nn::Layer& model, const Tensor& x);
+
 }  // namespace pure16::testing
