@@ -1,8 +1,8 @@
 // LeNet-5 (LeCun et al. 1998) for NHWC images, as usually adapted to 28x28 MNIST:
 //   conv 5x5 (6, padding 2) + ReLU + max-pool 2, conv 5x5 (16) + ReLU + max-pool 2,
 //   flatten, Linear 120 + ReLU, Linear 84 + ReLU, Linear classes.
-// The flatten of an (N, H, W, C) tensor orders features (h, w, c), not PyTorch's (c, h, w):
-// only a weight import from PyTorch would need to permute fc1's columns.
+// Layers are named conv1, conv2, fc1, fc2, fc3. The flatten of an (N, H, W, C) tensor orders
+// features (h, w, c), not PyTorch's (c, h, w): the torchvision export permutes fc1's columns.
 #pragma once
 
 #include <memory>
