@@ -41,13 +41,10 @@ Flatten::Flatten(Shape item_shape) : item_shape_(std::move(item_shape)) {
 }
 
 Shape Flatten::output_shape(const Shape& input) const {
-  if (input.empty()) throw std::invalid_argument("Flatten: input needs a batch dimension, got " + shape_string(input));
-  if (!item_shape_.empty() && !std::equal(input.begin() + 1, input.end(), item_shape_.begin(), item_shape_.end()))
+  if (input.empty() || !std::equal(input.begin() + 1, input.end(), item_shape_.begin(), item_shape_.end()))
     throw std::invalid_argument("Flatten: expected input [batch, " + shape_string(item_shape_).substr(1) + ", got " +
                                 shape_string(input));
-  int64_t features = 1;
-  for (size_t i = 1; i < input.size(); ++i) features *= input[i];
-  return {input[0], features};
+  return {input[0], shape_numel(item_shape_)};
 }
 
 Tensor Flatten::forward_impl(const Tensor& x, Context&, const RunOptions&) { return x.reshape(output_shape(x.shape())); }

@@ -31,7 +31,7 @@ TEST(Gradients, ReLU) {
 }
 
 TEST(Gradients, Flatten) {
-  Flatten layer;
+  Flatten layer({3, 4, 5});
   EXPECT_EQ(gradcheck(layer, {2, 3, 4, 5}), "");
 }
 
