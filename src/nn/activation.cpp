@@ -1,6 +1,8 @@
 #include "pure16/nn/activation.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "pure16/kernels/elementwise.h"
 #include "pure16/numerics/random_streams.h"
@@ -35,8 +37,15 @@ Tensor ReLU::backward_impl(const Tensor& dy, const Context& ctx, const RunOption
   return relu_gradient(dy, ctx.saved.at(0));
 }
 
+Flatten::Flatten(Shape item_shape) : item_shape_(std::move(item_shape)) {
+  if (item_shape_.empty()) throw std::invalid_argument("Flatten: the item shape needs at least one dimension");
+}
+
 Shape Flatten::output_shape(const Shape& input) const {
   if (input.empty()) throw std::invalid_argument("Flatten: input needs a batch dimension, got " + shape_string(input));
+  if (!item_shape_.empty() && !std::equal(input.begin() + 1, input.end(), item_shape_.begin(), item_shape_.end()))
+    throw std::invalid_argument("Flatten: expected input [batch, " + shape_string(item_shape_).substr(1) + ", got " +
+                                shape_string(input));
   int64_t features = 1;
   for (size_t i = 1; i < input.size(); ++i) features *= input[i];
   return {input[0], features};

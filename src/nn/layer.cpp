@@ -22,6 +22,11 @@ int64_t saved_bytes(const Context& ctx) {
   return bytes;
 }
 
+void prefix_state_names(Layer& layer, const std::string& prefix) {
+  for (Parameter* p : layer.parameters()) p->name = prefix + "." + p->name;
+  for (Parameter* b : layer.buffers()) b->name = prefix + "." + b->name;
+}
+
 Tensor Layer::forward(const Tensor& x, Context& ctx, const RunOptions& options) {
   const Shape expected = output_shape(x.shape());  // throws on a bad input shape
   if (!x.is_contiguous()) throw std::invalid_argument(name() + ": input must be contiguous");

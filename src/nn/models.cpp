@@ -1,6 +1,7 @@
 #include "pure16/nn/models.h"
 
 #include <stdexcept>
+#include <string>
 
 #include "pure16/nn/activation.h"
 #include "pure16/nn/lenet.h"
@@ -10,19 +11,20 @@
 namespace pure16::nn {
 namespace {
 
-// Multi-layer perceptron: Flatten, then Linear + ReLU (+ Dropout) per hidden width, then the head.
+// Multi-layer perceptron: Flatten, then Linear + ReLU (+ Dropout) per hidden width, then the
+// head; the Linear layers are fc1, fc2, ... in order.
 std::unique_ptr<Sequential> mlp(const Shape& sample_shape, int64_t num_classes, const std::vector<int64_t>& hidden,
                                 const ModelOptions& options) {
   auto model = std::make_unique<Sequential>();
-  model->emplace<Flatten>();
+  model->emplace<Flatten>(sample_shape);
   int64_t width = shape_numel(sample_shape);
   uint64_t dropout_stream = 1;
-  for (int64_t h : hidden) {
-    model->emplace<Linear>(width, h, true, FusedActivation::relu);
+  for (size_t i = 0; i < hidden.size(); ++i) {
+    model->add(std::make_unique<Linear>(width, hidden[i], true, FusedActivation::relu), "fc" + std::to_string(i + 1));
     if (options.dropout > 0) model->emplace<Dropout>(options.dropout, dropout_stream++);
-    width = h;
+    width = hidden[i];
   }
-  model->emplace<Linear>(width, num_classes);
+  model->add(std::make_unique<Linear>(width, num_classes), "fc" + std::to_string(hidden.size() + 1));
   return model;
 }
 

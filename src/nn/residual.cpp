@@ -20,6 +20,7 @@ Tensor sum_of(const Tensor& a, const Tensor& b) {
 Residual::Residual(std::unique_ptr<Sequential> main, std::unique_ptr<Sequential> shortcut)
     : main_(std::move(main)), shortcut_(std::move(shortcut)) {
   if (!main_) throw std::invalid_argument("Residual: the main branch is missing");
+  if (shortcut_) prefix_state_names(*shortcut_, "downsample");
 }
 
 std::string Residual::name() const {

@@ -4,7 +4,8 @@
 
 namespace pure16::nn {
 
-Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
+Sequential& Sequential::add(std::unique_ptr<Layer> layer, const std::string& name) {
+  if (!name.empty()) prefix_state_names(*layer, name);
   layers_.push_back(std::move(layer));
   return *this;
 }

@@ -1,8 +1,11 @@
-// LeNet-5 learns: a few SGD steps on one fixed random batch lower the loss in each precision.
+// LeNet-5 learns: a few SGD steps on one fixed random batch lower the loss in each precision;
+// its Flatten knows the feature map it flattens.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "pure16/nn/activation.h"
+#include "pure16/nn/lenet.h"
 #include "pure16/train/run.h"
 #include "support/reference.h"
 
@@ -42,6 +45,18 @@ INSTANTIATE_TEST_SUITE_P(Presets, LenetTraining, ::testing::ValuesIn(PrecisionPo
                              if (c == '-') c = '_';
                            return s;
                          });
+
+TEST(Lenet, FlattenKnowsTheFeatureMap) {
+  auto model = lenet5({28, 28, 1}, 10);
+  const Flatten* flatten = nullptr;
+  for (const auto& layer : model->layers())
+    if (auto* f = dynamic_cast<const Flatten*>(layer.get())) flatten = f;
+  ASSERT_NE(flatten, nullptr);
+  EXPECT_EQ(flatten->item_shape(), (Shape{5, 5, 16}));
+  EXPECT_EQ(flatten->output_shape({3, 5, 5, 16}), (Shape{3, 400}));
+  // The same number of features from another map is another model.
+  EXPECT_THROW(flatten->output_shape({3, 10, 10, 4}), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace pure16::nn

@@ -27,15 +27,23 @@ class ReLU : public Layer {
   Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) override;
 };
 
-/// (B, d1, d2, ...) -> (B, d1 * d2 * ...): a view, no copy.
+/// (B, d1, d2, ...) -> (B, d1 * d2 * ...): a view, no copy. Built with the item shape it
+/// flattens, it accepts only that shape, and says what the features are: an (H, W, C) map
+/// flattens in (h, w, c) order, which a PyTorch export must permute to NCHW's (c, h, w).
 class Flatten : public Layer {
  public:
+  Flatten() = default;  // any item shape
+  explicit Flatten(Shape item_shape);
   std::string name() const override { return "Flatten"; }
   Shape output_shape(const Shape& input) const override;
+  const Shape& item_shape() const { return item_shape_; }  // empty when any is accepted
 
  protected:
   Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) override;
   Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) override;
+
+ private:
+  Shape item_shape_;
 };
 
 /// Inverted dropout: scales kept activations by 1/(1-p) in training, identity in evaluation.

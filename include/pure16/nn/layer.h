@@ -38,6 +38,8 @@ int64_t saved_bytes(const Context& ctx);
 class Layer {
  public:
   virtual ~Layer() = default;
+  /// A description of the layer and its settings, for messages and listings (each parameter's
+  /// path in the model is its Parameter::name).
   virtual std::string name() const = 0;
   /// The output shape for an input shape; throws std::invalid_argument naming the layer and
   /// the shape when the input does not fit.
@@ -60,5 +62,10 @@ class Layer {
   virtual Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options,
                                bool need_input_grad) = 0;
 };
+
+/// Renames each parameter and buffer of `layer` to "<prefix>.<its name>". Containers call it on
+/// the children they name, innermost first, so a name ends up as the path from the model's root
+/// (`layer1.0.conv1.weight`), which is the key PyTorch's state_dict gives the same tensor.
+void prefix_state_names(Layer& layer, const std::string& prefix);
 
 }  // namespace pure16::nn

@@ -1,6 +1,8 @@
 // A residual block: y = main(x) + shortcut(x), the shortcut being the identity when absent
 // (torchvision's BasicBlock/Bottleneck without the final ReLU, which is a separate layer in
 // the enclosing Sequential). The context has one child per branch: main, then shortcut.
+// As in torchvision, the main branch's state is named as the block's own (`conv1.weight`) and
+// the shortcut's under `downsample.` (`downsample.0.weight`).
 #pragma once
 
 #include <memory>

@@ -11,7 +11,9 @@ namespace pure16::nn {
 class Sequential : public Layer {
  public:
   Sequential() = default;
-  Sequential& add(std::unique_ptr<Layer> layer);
+  /// Appends `layer`. A non-empty `name` becomes the prefix of its parameters' and buffers'
+  /// names (prefix_state_names); layers without state need none.
+  Sequential& add(std::unique_ptr<Layer> layer, const std::string& name = "");
   template <class L, class... Args>
   L& emplace(Args&&... args) {
     auto layer = std::make_unique<L>(std::forward<Args>(args)...);
