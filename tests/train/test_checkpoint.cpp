@@ -97,7 +97,7 @@ struct Finished {
 Finished train_through(const Problem& p, const TrainConfig& config) {
   data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
   data::Loader test_loader(p.split.test, config.eval_batch_size, false, config.seed);
-  Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
   run.set_dataset(identity_of(p.split));
   run.fit(train_loader, test_loader);
   return {state_bytes(run), run.history()};
@@ -172,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(Presets, ResumeIsBitwise, ::testing::ValuesIn(Precision
 fs::path small_checkpoint(const fs::path& dir, const TrainConfig& config) {
   const Problem& p = mlp_problem();
   data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
-  Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
   run.set_dataset(identity_of(p.split));
   for (int64_t b = 0; b < 3; ++b) run.train_step(train_loader.batch(b, run.policy().compute));
   const fs::path path = dir / "c.safetensors";
@@ -223,7 +223,7 @@ TEST(Checkpoint, RefusesAnotherModelPrecisionOrDataset) {
   // Another model: its tensors have other names and shapes; the configuration says so first.
   other = config;
   other.model = "lenet5";
-  Run lenet(other, {1, 8, 8}, 4, 10);
+  train::Run lenet(other, {28, 28, 1}, 4, 10);
   lenet.set_dataset(identity);
   try {
     lenet.restore(path);
@@ -280,7 +280,7 @@ TEST(Checkpointer, KeepsTheNewestAndClearsInterruptedWrites) {
   config.epochs = 1;
   data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
   data::Loader test_loader(p.split.test, config.eval_batch_size, false, config.seed);
-  Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
   Checkpointer checkpointer(dir, 3, 2);
   EXPECT_FALSE(fs::exists(dir / "checkpoint-step0000000001.safetensors.tmp.123"));
   run.add_callback(checkpointer);
@@ -297,7 +297,7 @@ TEST(Checkpointer, KeepsTheNewestAndClearsInterruptedWrites) {
   EXPECT_THROW(resolve_resume(dir / "missing"), std::runtime_error);
 
   // A checkpoint alone rebuilds the run: configuration, position and records.
-  const std::unique_ptr<Run> loaded = load_run(checkpoint_path(dir, 10));
+  const std::unique_ptr<train::Run> loaded = load_run(checkpoint_path(dir, 10));
   EXPECT_EQ(loaded->steps(), 10);
   EXPECT_EQ(loaded->position().epoch, 1);
   ASSERT_EQ(loaded->history().size(), 1u);
