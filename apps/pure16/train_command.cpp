@@ -82,9 +82,11 @@ int run_train(const TrainCommand& c) {
 
   std::filesystem::path resume_from;
   if (c.resume_given) {
-    resume_from = train::resolve_resume(c.resume.empty() ? c.checkpoint_dir : c.resume);
+    // --resume alone restarts a job: a checkpoint directory not made yet means a first start.
+    const std::filesystem::path where = c.resume.empty() ? c.checkpoint_dir : c.resume;
+    if (!c.resume.empty() || std::filesystem::exists(where)) resume_from = train::resolve_resume(where);
     if (resume_from.empty())
-      std::cout << "no checkpoint in " << (c.resume.empty() ? c.checkpoint_dir : c.resume) << " yet: starting at step 0\n";
+      std::cout << "no checkpoint in " << where.string() << " yet: starting at step 0\n";
     else
       run.restore(resume_from);
   }
