@@ -89,6 +89,10 @@ int64_t ParameterStore::parameter_count() const {
   return n;
 }
 
+Tensor ParameterStore::master_of(const Parameter& p) const {
+  return view_at(master_.defined() ? master_ : values_, p);
+}
+
 void ParameterStore::zero_grads() { std::memset(grads_.raw(), 0, grads_.nbytes()); }
 
 void ParameterStore::refresh_values_from_master() {

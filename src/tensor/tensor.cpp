@@ -160,30 +160,31 @@ void Tensor::copy_from(const Tensor& src) {
     kernels::convert(raw(), dtype_, src.raw(), src.dtype_, numel());
     return;
   }
-  // Strided copies go element by element through a contiguous source.
-  const Tensor dense = src.contiguous();
-  const size_t out_size = dtype_size(dtype_);
-  const size_t in_size = dtype_size(src.dtype_);
+  // Converted in one call, then scattered by byte copies (see to()).
+  const Tensor dense = src.to(dtype_);
+  const size_t size = dtype_size(dtype_);
   const std::byte* in = static_cast<const std::byte*>(dense.raw());
   std::byte* out = static_cast<std::byte*>(raw());
   for_each_offset(shape_, strides_, [&](int64_t flat, int64_t offset) {
-    kernels::convert(out + offset * int64_t(out_size), dtype_, in + flat * int64_t(in_size), src.dtype_, 1);
+    std::memcpy(out + offset * int64_t(size), in + flat * int64_t(size), size);
   });
 }
 
 Tensor Tensor::to(DType dtype) const {
-  Tensor out = zeros(shape_, dtype);
-  if (is_contiguous()) {
-    kernels::convert(out.raw(), dtype, raw(), dtype_, numel());
-    return out;
+  if (!is_contiguous()) {
+    // Gather the elements in order by byte copies, then convert them in one call: a conversion
+    // call per element would cost far more than the element (each call may open a parallel region).
+    Tensor dense = empty(shape_, dtype_);
+    const size_t size = dtype_size(dtype_);
+    const std::byte* in = static_cast<const std::byte*>(raw());
+    std::byte* out = static_cast<std::byte*>(dense.raw());
+    for_each_offset(shape_, strides_, [&](int64_t flat, int64_t offset) {
+      std::memcpy(out + flat * int64_t(size), in + offset * int64_t(size), size);
+    });
+    return dtype == dtype_ ? dense : dense.to(dtype);
   }
-  const size_t in_size = dtype_size(dtype_);
-  const size_t out_size = dtype_size(dtype);
-  const std::byte* in = static_cast<const std::byte*>(raw());
-  std::byte* o = static_cast<std::byte*>(out.raw());
-  for_each_offset(shape_, strides_, [&](int64_t flat, int64_t offset) {
-    kernels::convert(o + flat * int64_t(out_size), dtype, in + offset * int64_t(in_size), dtype_, 1);
-  });
+  Tensor out = zeros(shape_, dtype);
+  kernels::convert(out.raw(), dtype, raw(), dtype_, numel());
   return out;
 }
 

@@ -59,6 +59,8 @@ class ParameterStore {
   /// The weights the optimizer updates: the master arena, or `values` when there is no copy.
   Tensor& master() { return master_.defined() ? master_ : values_; }
   bool has_master_copy() const { return master_.defined(); }
+  /// The view of master() that holds `p`: the weights an export reads and an import writes.
+  Tensor master_of(const Parameter& p) const;
   void zero_grads();
   /// Rounds the master weights into `values` (after an update to a separate master copy).
   void refresh_values_from_master();
