@@ -14,6 +14,7 @@
 #include "pure16/data/sources.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/train/checkpoint.h"
+#include "pure16/train/model_file.h"
 #include "pure16/train/options.h"
 #include "pure16/train/run_log.h"
 #include "pure16/train/run.h"
@@ -31,6 +32,8 @@ struct TrainCommand {
   int64_t keep_checkpoints = 0;
   std::string resume;  // a file or directory; "" with --resume alone: --checkpoint-dir
   bool resume_given = false;
+  std::string init_from;
+  int64_t num_classes = 0;  // 0: the dataset's
 };
 
 // A one-line progress bar, redrawn in place; only on a terminal.
@@ -77,8 +80,21 @@ int run_train(const TrainCommand& c) {
 
   data::DataSources sources = data::open_dataset(o.data_options());
   const data::DatasetIdentity& data = sources.identity;
-  train::Run run(config, data.sample_shape, data.num_classes, sources.train->num_batches());
+  if (c.num_classes > 0 && c.num_classes < data.num_classes)
+    throw std::invalid_argument("--num-classes " + std::to_string(c.num_classes) + " is fewer than the " +
+                                std::to_string(data.num_classes) + " classes of " + data.name);
+  train::Run run(config, data.sample_shape, c.num_classes > 0 ? c.num_classes : data.num_classes,
+                 sources.train->num_batches());
   run.set_dataset(data);
+  if (!c.init_from.empty()) {
+    // Fine-tuning: a head of another number of classes keeps its fresh initialization.
+    const train::ImportReport report =
+        train::import_weights(io::read_safetensors(c.init_from), c.init_from, run.model(), run.store(), true);
+    std::cout << "initialized from " << c.init_from << " (" << train::model_layout_name(report.layout) << " layout, "
+              << report.tensors_loaded << " tensors)";
+    for (const std::string& name : report.skipped) std::cout << (&name == &report.skipped.front() ? "; fresh: " : ", ") << name;
+    std::cout << "\n";
+  }
 
   std::filesystem::path resume_from;
   if (c.resume_given) {
@@ -207,6 +223,11 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--keep-checkpoints", command->keep_checkpoints, "Keep only the K newest checkpoints (0: all)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  sub->add_option("--init-from", command->init_from,
+                  "Start from the weights of a safetensors file: a pure16 export, or a torchvision-layout state_dict "
+                  "(fine-tuning; a last layer of another size starts fresh)");
+  sub->add_option("--num-classes", command->num_classes, "Outputs of the model's last layer (default: the dataset's classes)")
+      ->check(CLI::PositiveNumber);
   CLI::Option* resume = sub->add_option("--resume", command->resume,
                                         "Continue from a checkpoint file, or the newest in a directory (alone: in "
                                         "--checkpoint-dir, starting afresh when it has none)")

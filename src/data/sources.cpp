@@ -82,6 +82,12 @@ std::vector<std::string> dataset_names() {
   return names;
 }
 
+Pipeline eval_transforms(const std::string& dataset, int64_t image_size) {
+  if (dataset == "cifar10" || dataset == "cifar100") return cifar_eval_transforms();
+  if (dataset == "imagefolder") return imagenet_eval_transforms(image_size);
+  throw std::invalid_argument("dataset '" + dataset + "' is not made of image files");
+}
+
 int64_t DataSources::skipped_images() const {
   return (train_images ? train_images->skipped_images() : 0) + (test_images ? test_images->skipped_images() : 0);
 }
@@ -126,7 +132,7 @@ DataSources open_dataset(const DataOptions& o) {
     id.name = "imagefolder:" + std::filesystem::weakly_canonical(dir).filename().string();
   }
   Pipeline train_transforms = cifar ? cifar_train_transforms() : imagenet_train_transforms(o.image_size);
-  Pipeline test_transforms = cifar ? cifar_eval_transforms() : imagenet_eval_transforms(o.image_size);
+  Pipeline test_transforms = eval_transforms(o.dataset, o.image_size);
   sources.transforms = "train: " + train_transforms.describe() + "; eval: " + test_transforms.describe();
 
   ImageLoaderOptions options;

@@ -290,11 +290,7 @@ io::SafetensorsFile checkpoint_contents(const Run& run) {
   nlohmann::json history = nlohmann::json::array();
   for (const EpochRecord& r : run.history()) history.push_back(record_json(r));
   const nlohmann::json doc{{"version", kFormatVersion},
-                           {"config", config_json(run.config())},
-                           {"sample_shape", run.sample_shape()},
-                           {"num_classes", run.num_classes()},
-                           {"steps_per_epoch", run.steps_per_epoch()},
-                           {"dataset", identity_json(run.dataset())},
+                           {"run", run_description_json(run)},
                            {"position", position_json(run.position())},
                            {"loss_scaler",
                             {{"scale", scaler.scale}, {"clean_steps", scaler.clean_steps}, {"skipped", scaler.skipped}}},
@@ -306,15 +302,39 @@ io::SafetensorsFile checkpoint_contents(const Run& run) {
   return contents;
 }
 
+nlohmann::json run_description_json(const Run& run) {
+  return {{"config", config_json(run.config())},
+          {"sample_shape", run.sample_shape()},
+          {"num_classes", run.num_classes()},
+          {"steps_per_epoch", run.steps_per_epoch()},
+          {"dataset", identity_json(run.dataset())}};
+}
+
+RunDescription run_description_from_json(const nlohmann::json& j) {
+  try {
+    RunDescription d;
+    d.config = config_from_json(j.at("config"));
+    d.sample_shape = j.at("sample_shape").get<Shape>();
+    d.num_classes = j.at("num_classes").get<int64_t>();
+    d.steps_per_epoch = j.at("steps_per_epoch").get<int64_t>();
+    d.dataset = identity_from_json(j.at("dataset"));
+    return d;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(e.what());
+  }
+}
+
+std::unique_ptr<Run> build_run(const RunDescription& d) {
+  auto run = std::make_unique<Run>(d.config, d.sample_shape, d.num_classes, d.steps_per_epoch);
+  run->set_dataset(d.dataset);
+  return run;
+}
+
 CheckpointHeader read_checkpoint_header(const io::SafetensorsFile& contents, const std::string& file) {
   const nlohmann::json doc = checkpoint_document(contents, file);
   try {
     CheckpointHeader h;
-    h.config = config_from_json(doc.at("config"));
-    h.sample_shape = doc.at("sample_shape").get<Shape>();
-    h.num_classes = doc.at("num_classes").get<int64_t>();
-    h.steps_per_epoch = doc.at("steps_per_epoch").get<int64_t>();
-    h.dataset = identity_from_json(doc.at("dataset"));
+    h.run = run_description_from_json(doc.at("run"));
     h.position = position_from_json(doc.at("position"));
     for (const nlohmann::json& r : doc.at("history")) h.history.push_back(record_from_json(r));
     return h;
@@ -325,18 +345,18 @@ CheckpointHeader read_checkpoint_header(const io::SafetensorsFile& contents, con
 
 void Run::save(const std::filesystem::path& path) const { io::write_safetensors(path, checkpoint_contents(*this)); }
 
-void Run::restore(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  const io::SafetensorsFile contents = io::read_safetensors(path);
+void Run::restore(const std::filesystem::path& path) { restore(io::read_safetensors(path), path.string()); }
+
+void Run::restore(const io::SafetensorsFile& contents, const std::string& file) {
   const CheckpointHeader header = read_checkpoint_header(contents, file);
   const nlohmann::json doc = nlohmann::json::parse(contents.metadata.at(kMetadataKey));
-  const std::string mismatch = config_mismatch(config_, header.config);
+  const std::string mismatch = config_mismatch(config_, header.run.config);
   if (!mismatch.empty()) fail(file, "cannot resume this run from it, the " + mismatch + " (run vs checkpoint)");
-  const std::string data_mismatch = dataset_.difference(header.dataset);
+  const std::string data_mismatch = dataset_.difference(header.run.dataset);
   if (!data_mismatch.empty()) fail(file, "cannot resume this run from it, the " + data_mismatch + " (run vs checkpoint)");
-  if (header.steps_per_epoch != steps_per_epoch_)
-    fail(file, "checkpoint was written with " + std::to_string(header.steps_per_epoch) + " batches an epoch, this run has " +
-                   std::to_string(steps_per_epoch_));
+  if (header.run.steps_per_epoch != steps_per_epoch_)
+    fail(file, "checkpoint was written with " + std::to_string(header.run.steps_per_epoch) +
+                   " batches an epoch, this run has " + std::to_string(steps_per_epoch_));
 
   std::vector<std::string> expected;
   for (nn::Parameter* p : model_->parameters()) {
@@ -377,10 +397,8 @@ void Run::restore(const std::filesystem::path& path) {
 std::unique_ptr<Run> load_run(const std::filesystem::path& path) {
   const std::string file = path.string();
   const io::SafetensorsFile contents = io::read_safetensors(path);
-  const CheckpointHeader header = read_checkpoint_header(contents, file);
-  auto run = std::make_unique<Run>(header.config, header.sample_shape, header.num_classes, header.steps_per_epoch);
-  run->set_dataset(header.dataset);
-  run->restore(path);
+  std::unique_ptr<Run> run = build_run(read_checkpoint_header(contents, file).run);
+  run->restore(contents, file);
   return run;
 }
 

@@ -76,15 +76,19 @@ StepResult Run::train_step(const data::Batch& batch) {
   return result;
 }
 
+Tensor Run::logits(const Tensor& inputs) {
+  const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step)};
+  nn::Context ctx;
+  return model_->forward(inputs.to(policy_.compute), ctx, options);
+}
+
 EvalResult Run::evaluate(data::BatchSource& source) {
   source.start_epoch(0);
-  const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step)};
   double loss_sum = 0;
   int64_t correct = 0, top5 = 0, samples = 0;
   for (int64_t b = 0; b < source.num_batches(); ++b) {
     const data::Batch batch = source.batch(b, policy_.compute);
-    nn::Context ctx;
-    const Tensor logits = model_->forward(batch.inputs, ctx, options);
+    const Tensor logits = this->logits(batch.inputs);
     const kernels::SoftmaxXentResult r = kernels::softmax_cross_entropy(
         nullptr, logits.raw(), batch.labels.data(), logits.dtype(), logits.size(0), logits.size(1), 1.0f);
     loss_sum += r.loss_sum;

@@ -14,6 +14,7 @@
 #include "pure16/data/identity.h"
 #include "pure16/data/image.h"
 #include "pure16/data/image_loader.h"
+#include "pure16/data/transforms.h"
 
 namespace pure16::data {
 
@@ -51,6 +52,11 @@ struct DataSources {
 
   int64_t skipped_images() const;
 };
+
+/// The evaluation transform of an image dataset (cifar10, cifar100, imagefolder) for square
+/// samples of side `image_size`: what its test batches go through, and what a prediction on an
+/// image file of it must go through too.
+Pipeline eval_transforms(const std::string& dataset, int64_t image_size);
 
 /// Opens `options.dataset`. Throws std::runtime_error naming the directory when it is missing
 /// (with where to get the data), and std::invalid_argument for an unknown dataset name.

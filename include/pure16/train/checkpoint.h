@@ -26,13 +26,24 @@ namespace pure16::train {
 /// The checkpoint of `run` as a safetensors file in memory.
 io::SafetensorsFile checkpoint_contents(const Run& run);
 
-/// What a checkpoint says about its run, without building it.
-struct CheckpointHeader {
+/// What a run is, enough to build it again without its data: checkpoints and exported models
+/// both carry it.
+struct RunDescription {
   TrainConfig config;
   Shape sample_shape;
   int64_t num_classes = 0;
   int64_t steps_per_epoch = 0;
   data::DatasetIdentity dataset;
+};
+nlohmann::json run_description_json(const Run& run);
+/// The inverse of run_description_json; throws std::invalid_argument naming what is wrong.
+RunDescription run_description_from_json(const nlohmann::json& json);
+/// A fresh run (initial weights) as `description` says.
+std::unique_ptr<Run> build_run(const RunDescription& description);
+
+/// What a checkpoint says about its run, without building it.
+struct CheckpointHeader {
+  RunDescription run;
   RunPosition position;
   std::vector<EpochRecord> history;
 };

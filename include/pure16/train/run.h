@@ -14,6 +14,7 @@
 #include "pure16/data/batch_source.h"
 #include "pure16/data/dataset.h"
 #include "pure16/data/identity.h"
+#include "pure16/io/safetensors.h"
 #include "pure16/nn/models.h"
 #include "pure16/nn/parameters.h"
 #include "pure16/optim/lr_schedule.h"
@@ -122,6 +123,9 @@ class Run {
   /// One step on `batch` at the schedule's rate for the current step: forward, scaled loss
   /// gradient, backward, overflow check, update. Advances the step count.
   StepResult train_step(const data::Batch& batch);
+  /// The model's output for `inputs` (B, sample_shape...) in the compute dtype, in evaluation
+  /// mode (BatchNorm's running statistics, no dropout).
+  Tensor logits(const Tensor& inputs);
   /// Mean loss, top-1 and top-5 accuracy over one pass of `source` (its epoch 0), in evaluation mode.
   EvalResult evaluate(data::BatchSource& source);
   /// Trains from the current position to the end of config().epochs (or max_steps),
@@ -138,6 +142,8 @@ class Run {
   /// when it is not one, or when its model, model options, precision, batch size, seed or
   /// dataset differ from this run's.
   void restore(const std::filesystem::path& path);
+  /// The same from a checkpoint already read from `file`.
+  void restore(const io::SafetensorsFile& contents, const std::string& file);
 
   const TrainConfig& config() const { return config_; }
   const PrecisionPolicy& policy() const { return policy_; }
