@@ -19,7 +19,8 @@
 
 #include "bench_common.h"
 #include "pure16/nn/models.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/options.h"
+#include "pure16/train/run.h"
 
 namespace pure16::cli::bench {
 namespace {
@@ -53,28 +54,27 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   const int64_t batch = o.batch_size > 0 ? o.batch_size : default_batch(c.model);
   const int threads = all_threads(o);
   omp_set_num_threads(threads);
-  PrecisionPolicy policy = PrecisionPolicy::preset(c.precision);
-  if (!o.accumulation.empty()) policy.accumulation = kernels::parse_accumulation(o.accumulation);
-  policy.validate();
-  auto net = nn::build_model(c.model, info.sample_shape, info.num_classes);
-  nn::ParameterStore store;
-  store.build(net->parameters(), policy, 0, net->buffers());
-  optim::Sgd sgd(store, optim::SgdConfig{0.01f, 0.9f, 0.0f, false}, policy, 0);
-  train::Trainer trainer(*net, store, sgd, policy, 0);
+  train::TrainConfig config;
+  config.model = c.model;
+  config.policy = train::make_policy(c.precision, "", "", o.accumulation);
+  config.sgd = optim::SgdConfig{0.01f, 0.9f, 0.0f, false};
+  config.batch_size = batch;
+  train::Run run(config, info.sample_shape, info.num_classes, 1);
+  const PrecisionPolicy& policy = config.policy;
   Shape shape{batch};
   shape.insert(shape.end(), info.sample_shape.begin(), info.sample_shape.end());
   data::Batch data{random_tensor(shape, policy.compute, 7), std::vector<int32_t>(size_t(batch))};
   for (int64_t i = 0; i < batch; ++i) data.labels[size_t(i)] = int32_t(i % info.num_classes);
-  for (int64_t i = 0; i < o.warmup; ++i) trainer.train_step(data);
+  for (int64_t i = 0; i < o.warmup; ++i) run.train_step(data);
   // The peak is measured before and after the timed steps and the better kept, as the kernel
   // benchmarks do: one measurement in a slow moment would inflate the fraction.
-  const kernels::PeakKind kind = peak_kind_for(policy.compute, trainer.policy().accumulation);
+  const kernels::PeakKind kind = peak_kind_for(policy.compute, run.policy().accumulation);
   Peaks peaks;
   peaks.gflops(kind, threads);
   std::vector<double> times;
   for (int64_t i = 0; i < o.steps; ++i) {
     const auto start = Clock::now();
-    trainer.train_step(data);
+    run.train_step(data);
     times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
@@ -84,11 +84,11 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   one.insert(one.end(), info.sample_shape.begin(), info.sample_shape.end());
   // Forward, input gradient and weight gradient: three times the forward work (the first
   // layer's skipped input gradient makes this a slight overestimate).
-  const double gflops = 3.0 * double(net->forward_flops(one)) * images_per_second * 1e-9;
+  const double gflops = 3.0 * double(run.model().forward_flops(one)) * images_per_second * 1e-9;
   const double peak = peaks.gflops(kind, threads);
   return {{"model", c.model},
           {"precision", c.precision},
-          {"accumulation", kernels::accumulation_name(trainer.policy().accumulation)},
+          {"accumulation", kernels::accumulation_name(run.policy().accumulation)},
           {"accumulation_requested", kernels::accumulation_name(policy.accumulation)},
           {"batch", batch},
           {"threads", threads},
@@ -100,7 +100,7 @@ nlohmann::json train_here(const Options& o, const Config& c) {
           {"peak_kind", kernels::peak_kind_name(kind)},
           {"peak_gflops", peak},
           {"fraction_of_peak", gflops / peak},
-          {"activations_bytes", trainer.peak_activation_bytes()},
+          {"activations_bytes", run.peak_activation_bytes()},
           {"peak_rss_mb", peak_rss_mb()}};
 }
 

@@ -17,5 +17,8 @@ Command add_train_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_models_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
+Command add_predict_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace pure16::cli

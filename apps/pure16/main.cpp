@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
   CLI::App app{"pure16: neural-network training in pure IEEE FP16"};
   app.require_subcommand(1);
   const pure16::cli::Command commands[] = {pure16::cli::add_train_command(app), pure16::cli::add_info_command(app),
-                                          pure16::cli::add_models_command(app), pure16::cli::add_bench_command(app)};
+                                          pure16::cli::add_models_command(app), pure16::cli::add_bench_command(app),
+                                          pure16::cli::add_eval_command(app),   pure16::cli::add_predict_command(app),
+                                          pure16::cli::add_export_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

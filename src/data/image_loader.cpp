@@ -10,18 +10,10 @@
 #include <string>
 
 #include "pure16/kernels/elementwise.h"
-#include "pure16/numerics/philox.h"
+#include "pure16/data/epoch_order.h"
 
 namespace pure16::data {
 namespace {
-
-// The same domain and draws as Loader, so both give the same order for the same seed.
-constexpr uint64_t kShuffleDomain = 0x53485546464c4531ull;  // "SHUFFLE1"
-
-uint64_t below(uint64_t bound, uint32_t hi, uint32_t lo) {
-  const unsigned __int128 product = (unsigned __int128)(uint64_t(hi) << 32 | lo) * bound;
-  return uint64_t(product >> 64);
-}
 
 // The error of one sample as std::runtime_error naming its source, unless it already does.
 std::exception_ptr name_source(std::exception_ptr error, const std::string& source) {
@@ -98,20 +90,10 @@ ImageLoader::~ImageLoader() {
 }
 
 void ImageLoader::start_epoch(int64_t epoch) {
-  // The order, as Loader::start_epoch computes it. Computed outside the lock: workers read
-  // order_ only under it, and only the consumer's thread writes it.
-  const int64_t n = dataset_.size();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), int64_t(0));
-  if (options_.shuffle) {
-    for (int64_t i = n - 1; i > 0; --i) {
-      const Philox4x32::Block r = Philox4x32::generate(options_.seed ^ kShuffleDomain, uint64_t(i), uint64_t(epoch));
-      std::swap(order[size_t(i)], order[size_t(below(uint64_t(i) + 1, r[0], r[1]))]);
-    }
-  }
-  std::vector<int64_t> shard;
-  shard.reserve(size_t((n + options_.world_size - 1) / options_.world_size));
-  for (int64_t p = options_.rank; p < n; p += options_.world_size) shard.push_back(order[size_t(p)]);
+  // Computed outside the lock: workers read order_ only under it, and only the consumer's
+  // thread writes it.
+  std::vector<int64_t> shard =
+      epoch_order(dataset_.size(), options_.shuffle, options_.seed, epoch, options_.rank, options_.world_size);
 
   std::map<int64_t, Prepared> stale;  // destroyed after the lock is released
   {

@@ -7,14 +7,10 @@
 #include <string>
 
 #include "pure16/kernels/elementwise.h"
-#include "pure16/numerics/philox.h"
+#include "pure16/data/epoch_order.h"
 
 namespace pure16::data {
 namespace {
-
-// Keys the shuffle apart from other Philox users of the same seed (initialization, dropout,
-// stochastic rounding), so the epoch order is not correlated with them.
-constexpr uint64_t kShuffleDomain = 0x53485546464c4531ull;  // "SHUFFLE1"
 
 void check_dataset(const Dataset& d) {
   const std::string what = "dataset '" + d.name + "'";
@@ -36,13 +32,6 @@ void check_dataset(const Dataset& d) {
                                   std::to_string(d.inputs[j]) + " at element " + std::to_string(int64_t(j) % numel) + ")");
 }
 
-// A uniform integer in [0, bound) from 64 random bits by multiply-shift (Lemire); the bias is
-// below bound / 2^64, negligible for any dataset.
-uint64_t below(uint64_t bound, uint32_t hi, uint32_t lo) {
-  const unsigned __int128 product = (unsigned __int128)(uint64_t(hi) << 32 | lo) * bound;
-  return uint64_t(product >> 64);
-}
-
 }  // namespace
 
 Loader::Loader(const Dataset& dataset, int64_t batch_size, bool shuffle, uint64_t seed, int64_t rank,
@@ -58,19 +47,7 @@ Loader::Loader(const Dataset& dataset, int64_t batch_size, bool shuffle, uint64_
 
 void Loader::start_epoch(int64_t epoch) {
   epoch_ = epoch;
-  const int64_t n = dataset_.size();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), int64_t(0));
-  if (shuffle_) {
-    // Fisher-Yates; step i draws its swap partner from Philox(seed, counter (i, epoch)).
-    for (int64_t i = n - 1; i > 0; --i) {
-      const Philox4x32::Block r = Philox4x32::generate(seed_ ^ kShuffleDomain, uint64_t(i), uint64_t(epoch));
-      std::swap(order[size_t(i)], order[size_t(below(uint64_t(i) + 1, r[0], r[1]))]);
-    }
-  }
-  order_.clear();
-  order_.reserve(size_t((n + world_size_ - 1) / world_size_));
-  for (int64_t p = rank_; p < n; p += world_size_) order_.push_back(order[size_t(p)]);
+  order_ = epoch_order(dataset_.size(), shuffle_, seed_, epoch, rank_, world_size_);
 }
 
 int64_t Loader::num_batches() const { return (shard_size() + batch_size_ - 1) / batch_size_; }

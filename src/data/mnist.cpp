@@ -41,16 +41,20 @@ Dataset load_pair(const std::string& name, const std::filesystem::path& images_f
                                " of sample " + std::to_string(i) + " is not a digit 0-9");
     dataset.labels[i] = int32_t(labels.values[i]);
   }
-  // Normalize through a table of the 256 pixel values, each computed in binary64 and rounded
-  // once to binary32.
-  std::array<float, 256> normalized{};
-  for (size_t v = 0; v < normalized.size(); ++v) normalized[v] = float((double(v) / 255.0 - kMnistMean) / kMnistStd);
-  dataset.inputs.resize(images.values.size());
-  for (size_t i = 0; i < images.values.size(); ++i) dataset.inputs[i] = normalized[images.values[i]];
+  dataset.inputs = normalize_mnist(images.values.data(), images.values.size());
   return dataset;
 }
 
 }  // namespace
+
+std::vector<float> normalize_mnist(const uint8_t* pixels, size_t count) {
+  // Through a table of the 256 pixel values.
+  std::array<float, 256> normalized{};
+  for (size_t v = 0; v < normalized.size(); ++v) normalized[v] = float((double(v) / 255.0 - kMnistMean) / kMnistStd);
+  std::vector<float> out(count);
+  for (size_t i = 0; i < count; ++i) out[i] = normalized[pixels[i]];
+  return out;
+}
 
 Split load_mnist(const std::filesystem::path& dir) {
   Split split;

@@ -8,13 +8,10 @@
 #include <string>
 
 #include "pure16/numerics/philox.h"
+#include "pure16/numerics/random_streams.h"
 
 namespace pure16::data {
 namespace {
-
-// Keys augmentation apart from the other Philox users of the same seed (shuffle,
-// initialization, dropout, stochastic rounding).
-constexpr uint64_t kAugmentDomain = 0x4155474d454e5431ull;  // "AUGMENT1"
 
 void check_positive(int64_t value, const std::string& what) {
   if (value <= 0) throw std::invalid_argument(what + " must be positive, got " + std::to_string(value));
@@ -56,7 +53,7 @@ std::vector<Taps> resample_taps(int64_t in, int64_t out) {
 // ---- randomness ----
 
 AugmentRandom::AugmentRandom(uint64_t seed, int64_t epoch, int64_t sample, int64_t step)
-    : key_(seed ^ kAugmentDomain),
+    : key_(seed ^ kAugmentKey),
       sample_(uint64_t(sample)),
       // The high counter word: epoch (32 bits), step (16 bits), then 16 bits of block counter.
       stream_(uint64_t(uint32_t(epoch)) << 32 | uint64_t(uint16_t(step)) << 16) {}

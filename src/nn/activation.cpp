@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "pure16/kernels/elementwise.h"
+#include "pure16/numerics/random_streams.h"
 
 namespace pure16::nn {
 
@@ -54,14 +55,14 @@ Tensor Flatten::backward_impl(const Tensor& dy, const Context& ctx, const RunOpt
   return dy.reshape(ctx.input_shape);
 }
 
-Dropout::Dropout(float p, uint64_t stream) : p_(p), stream_(stream) {
+Dropout::Dropout(float p, uint64_t unit) : p_(p), unit_(unit) {
   if (!(p >= 0.0f && p < 1.0f)) throw std::invalid_argument("Dropout: probability must be in [0, 1), got " + std::to_string(p));
 }
 
 std::string Dropout::name() const { return "Dropout(" + std::to_string(p_) + ")"; }
 
 Tensor Dropout::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
-  ctx.stream = (options.step << 16) ^ stream_;  // one stream per layer and step
+  ctx.stream = random_stream(RandomPurpose::dropout, options.step, unit_);
   if (!options.training || p_ == 0.0f) return x;
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   kernels::dropout(y.raw(), x.raw(), x.dtype(), x.numel(), p_, options.seed, ctx.stream);

@@ -1,10 +1,11 @@
 #include "pure16/nn/parameters.h"
 
 #include <cstring>
-#include <random>
 #include <stdexcept>
 
 #include "pure16/kernels/elementwise.h"
+#include "pure16/numerics/philox.h"
+#include "pure16/numerics/random_streams.h"
 
 namespace pure16::nn {
 namespace {
@@ -12,10 +13,6 @@ namespace {
 // Each parameter starts on a 64-byte boundary in every arena: 32 elements covers the
 // narrowest dtype (2 bytes) and is a multiple for the wider ones.
 constexpr int64_t kAlignElements = 32;
-
-}  // namespace
-
-namespace {
 
 // Assigns each parameter its aligned offset; returns the arena length.
 int64_t lay_out(const std::vector<Parameter*>& params) {
@@ -27,20 +24,28 @@ int64_t lay_out(const std::vector<Parameter*>& params) {
   return numel;
 }
 
-// Draws every parameter's initial values in float64, in declaration order, into one array.
-std::vector<double> initial_values(const std::vector<Parameter*>& params, int64_t numel, std::mt19937_64& rng) {
+// Every parameter's initial values in float64, in one arena-shaped array. Element i of the
+// arena is uniform from the two Philox words of its own (so it depends on nothing but the seed,
+// the purpose and i, and no standard-library distribution is involved).
+std::vector<double> initial_values(const std::vector<Parameter*>& params, int64_t numel, uint64_t seed,
+                                   RandomPurpose purpose) {
   std::vector<double> init(size_t(numel), 0.0);
+  const uint64_t stream = random_stream(purpose, 0);
   for (Parameter* p : params) {
     const int64_t n = shape_numel(p->shape);
     double* out = init.data() + p->offset;
     switch (p->init.kind) {
       case Init::Kind::zeros: break;
       case Init::Kind::ones: std::fill(out, out + n, 1.0); break;
-      case Init::Kind::uniform: {
-        std::uniform_real_distribution<double> dist(-p->init.bound, p->init.bound);
-        for (int64_t i = 0; i < n; ++i) out[i] = dist(rng);
+      case Init::Kind::uniform:
+        for (int64_t i = 0; i < n; ++i) {
+          const uint64_t element = uint64_t(p->offset + i);
+          const Philox4x32::Block words = Philox4x32::generate(seed, element >> 1, stream);
+          const uint64_t bits = uint64_t(words[2 * (element & 1)]) << 32 | words[2 * (element & 1) + 1];
+          const double unit = double(bits >> 11) * 0x1.0p-53;  // [0, 1), every value a multiple of 2^-53
+          out[i] = p->init.bound * (2.0 * unit - 1.0);
+        }
         break;
-      }
     }
   }
   return init;
@@ -60,8 +65,7 @@ void ParameterStore::build(const std::vector<Parameter*>& params, const Precisio
   grads_ = Tensor::zeros({numel_}, policy.compute);
   master_ = policy.has_master_copy() ? Tensor::zeros({numel_}, policy.master) : Tensor();
 
-  std::mt19937_64 rng(seed);
-  const std::vector<double> init = initial_values(params_, numel_, rng);
+  const std::vector<double> init = initial_values(params_, numel_, seed, RandomPurpose::weight_init);
   kernels::convert(master().raw(), master().dtype(), init.data(), DType::f64, numel_);
   if (has_master_copy()) refresh_values_from_master();
   for (Parameter* p : params_) {
@@ -71,7 +75,7 @@ void ParameterStore::build(const std::vector<Parameter*>& params, const Precisio
 
   const int64_t buffer_numel = lay_out(buffers);
   buffers_ = Tensor::zeros({buffer_numel}, policy.compute);
-  const std::vector<double> buffer_init = initial_values(buffers, buffer_numel, rng);
+  const std::vector<double> buffer_init = initial_values(buffers, buffer_numel, seed, RandomPurpose::buffer_init);
   kernels::convert(buffers_.raw(), buffers_.dtype(), buffer_init.data(), DType::f64, buffer_numel);
   for (Parameter* b : buffers) {
     b->value = view_at(buffers_, *b);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pure16/kernels/sgd_update.h"
+#include "pure16/numerics/random_streams.h"
 
 namespace pure16::optim {
 
@@ -44,8 +45,8 @@ void Sgd::step(float grad_scale, uint64_t step) {
   a.first = !momentum_started_;
   a.stochastic = rounding_ == Rounding::stochastic;
   a.seed = seed_;
-  a.weight_stream = 2 * step;  // distinct per tensor and step
-  a.momentum_stream = 2 * step + 1;
+  a.weight_stream = random_stream(RandomPurpose::weight_rounding, step);
+  a.momentum_stream = random_stream(RandomPurpose::momentum_rounding, step);
   kernels::sgd_update(a);
   momentum_started_ = true;
   if (store_.has_master_copy()) store_.refresh_values_from_master();

@@ -1,5 +1,9 @@
 #include "pure16/precision/loss_scaler.h"
 
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
 namespace pure16 {
 
 LossScaler::LossScaler(const LossScaleConfig& config)
@@ -18,6 +22,15 @@ bool LossScaler::update(bool found_nonfinite) {
     clean_steps_ = 0;
   }
   return true;
+}
+
+void LossScaler::restore(const LossScalerState& state) {
+  if (!(state.scale > 0.0f) || !std::isfinite(state.scale) || state.clean_steps < 0 || state.skipped < 0)
+    throw std::invalid_argument("loss scaler: invalid state (scale " + std::to_string(state.scale) + ", clean steps " +
+                                std::to_string(state.clean_steps) + ", skipped " + std::to_string(state.skipped) + ")");
+  scale_ = state.scale;
+  clean_steps_ = state.clean_steps;
+  skipped_ = state.skipped;
 }
 
 }  // namespace pure16

@@ -10,6 +10,7 @@ nlohmann::json epoch_json(const EpochRecord& r) {
           {"train_loss", r.train_loss},
           {"test_loss", r.test_loss},
           {"test_accuracy", r.test_accuracy},
+          {"test_top5_accuracy", r.test_top5_accuracy},
           {"images_per_second", r.images_per_second},
           {"seconds", r.seconds},
           {"loss_scale", r.loss_scale},

@@ -13,7 +13,7 @@
 #include "pure16/data/image_folder.h"
 #include "pure16/data/image_loader.h"
 #include "pure16/data/transforms.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 
 namespace pure16::data {
 namespace {

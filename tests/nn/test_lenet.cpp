@@ -6,7 +6,7 @@
 
 #include "pure16/nn/activation.h"
 #include "pure16/nn/lenet.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 #include "support/reference.h"
 
 namespace pure16::nn {
@@ -16,11 +16,12 @@ class LenetTraining : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LenetTraining, LossFallsOnAFixedBatch) {
   const PrecisionPolicy policy = PrecisionPolicy::preset(GetParam());
-  auto model = lenet5({28, 28, 1}, 10);
-  ParameterStore store;
-  store.build(model->parameters(), policy, 5, model->buffers());
-  optim::Sgd sgd(store, optim::SgdConfig{0.05f, 0.9f, 0.0f, false}, policy, 5);
-  train::Trainer trainer(*model, store, sgd, policy, 5);
+  train::TrainConfig config;
+  config.model = "lenet5";
+  config.policy = policy;
+  config.sgd = optim::SgdConfig{0.05f, 0.9f, 0.0f, false};
+  config.seed = 5;
+  train::Run trainer(config, {28, 28, 1}, 10, 1);
 
   const int64_t batch = 16;
   data::Batch b;

@@ -8,8 +8,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "pure16/nn/models.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 #include "support/reference.h"
 
 namespace pure16::nn {
@@ -19,11 +18,12 @@ class ResNet50Training : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ResNet50Training, LossIsFiniteAndFallsOnAFixedBatch) {
   const PrecisionPolicy policy = PrecisionPolicy::preset(GetParam());
-  auto model = build_model("resnet50", {224, 224, 3}, 1000);
-  ParameterStore store;
-  store.build(model->parameters(), policy, 11, model->buffers());
-  optim::Sgd sgd(store, optim::SgdConfig{0.01f, 0.9f, 0.0f, false}, policy, 11);
-  train::Trainer trainer(*model, store, sgd, policy, 11);
+  train::TrainConfig config;
+  config.model = "resnet50";
+  config.policy = policy;
+  config.sgd = optim::SgdConfig{0.01f, 0.9f, 0.0f, false};
+  config.seed = 11;
+  train::Run trainer(config, {224, 224, 3}, 1000, 1);
 
   const int64_t batch = 2;
   data::Batch b;

@@ -6,7 +6,7 @@
 #include <numbers>
 
 #include "pure16/optim/lr_schedule.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 
 namespace pure16::optim {
 namespace {

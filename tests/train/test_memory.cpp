@@ -7,7 +7,7 @@
 #include <map>
 
 #include "pure16/data/synthetic.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 
 namespace pure16::train {
 namespace {

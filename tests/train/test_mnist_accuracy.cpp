@@ -13,7 +13,7 @@
 
 #include "pure16/data/data_dir.h"
 #include "pure16/data/mnist.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 
 namespace pure16::train {
 namespace {

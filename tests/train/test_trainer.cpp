@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "pure16/data/synthetic.h"
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 
 namespace pure16::train {
 namespace {
@@ -63,10 +63,12 @@ TEST(Train, PureFp16HoldsHalfTheBytesOfFp32AndNoMasterCopy) {
 TEST(Train, MaxStepsStopsMidEpochAndStillReportsIt) {
   TrainConfig config = small_config("pure-fp16");
   config.max_steps = 40;  // 32 steps per epoch
-  std::vector<EpochRecord> seen;
-  Callbacks callbacks;
-  callbacks.on_epoch = [&](const EpochRecord& r) { seen.push_back(r); };
-  const TrainResult result = train(config, small_problem(), callbacks);
+  struct Recorder : Callback {
+    std::vector<EpochRecord> seen;
+    void after_epoch(train::Run&, const EpochRecord& r) override { seen.push_back(r); }
+  } recorder;
+  const TrainResult result = train(config, small_problem(), {&recorder});
+  const std::vector<EpochRecord>& seen = recorder.seen;
   EXPECT_EQ(result.steps, 40);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_FALSE(seen[0].partial);

@@ -1,7 +1,9 @@
 // MNIST from its four IDX files, as scripts/fetch_mnist.sh stores them.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "pure16/data/dataset.h"
 
@@ -18,5 +20,9 @@ inline constexpr double kMnistStd = 0.3081;
 /// std::runtime_error naming the file on any malformed input (see read_idx), on images that
 /// are not 28x28, on image and label counts that disagree and on labels outside [0, 10).
 Split load_mnist(const std::filesystem::path& dir);
+
+/// MNIST's normalization of `count` 8-bit pixels, as load_mnist applies it: each value computed
+/// in binary64 and rounded once to binary32.
+std::vector<float> normalize_mnist(const uint8_t* pixels, size_t count);
 
 }  // namespace pure16::data

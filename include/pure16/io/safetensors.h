@@ -41,6 +41,10 @@ struct SafetensorsFile {
 
 /// Bytes per element of a safetensors dtype name; throws std::invalid_argument for an unknown one.
 size_t stored_dtype_size(std::string_view dtype);
+/// numel(shape) * stored_dtype_size(dtype): the bytes a tensor of that dtype and shape holds.
+/// Throws std::invalid_argument for an unknown dtype, a negative dimension, or an element count
+/// or byte count that does not fit in int64.
+uint64_t stored_tensor_bytes(std::string_view dtype, const std::vector<int64_t>& shape);
 /// "F16" for DType::f16, "BF16", "F32", "F64".
 std::string stored_dtype_name(DType dtype);
 

@@ -46,11 +46,12 @@ class Flatten : public Layer {
 };
 
 /// Inverted dropout: scales kept activations by 1/(1-p) in training, identity in evaluation.
-/// The mask is a pure function of (seed, step, layer stream), so backward regenerates it
+/// The mask is a pure function of (seed, step, layer number), so backward regenerates it
 /// instead of storing it.
 class Dropout : public Layer {
  public:
-  explicit Dropout(float p, uint64_t stream);
+  /// `unit` numbers the dropout layers of a model (from 1): each draws its own random stream.
+  explicit Dropout(float p, uint64_t unit);
   std::string name() const override;
   Shape output_shape(const Shape& input) const override { return input; }
 
@@ -60,7 +61,7 @@ class Dropout : public Layer {
 
  private:
   float p_;
-  uint64_t stream_;
+  uint64_t unit_;
 };
 
 }  // namespace pure16::nn

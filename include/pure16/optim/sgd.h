@@ -33,7 +33,12 @@ class Sgd {
   void set_lr(float lr) { config_.lr = lr; }
   const SgdConfig& config() const { return config_; }
   int64_t state_bytes() const { return momentum_.defined() ? int64_t(momentum_.nbytes()) : 0; }
+  /// The momentum arena (undefined without momentum) and whether it holds a velocity yet
+  /// (the first step sets m = g): with them a resumed run continues exactly.
+  Tensor& momentum_buffer() { return momentum_; }
   const Tensor& momentum_buffer() const { return momentum_; }
+  bool momentum_started() const { return momentum_started_; }
+  void set_momentum_started(bool started) { momentum_started_ = started; }
 
  private:
   nn::ParameterStore& store_;

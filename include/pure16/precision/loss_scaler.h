@@ -7,6 +7,13 @@
 
 namespace pure16 {
 
+/// Everything a resumed run needs to continue the scaler's sequence exactly.
+struct LossScalerState {
+  float scale = 1.0f;
+  int64_t clean_steps = 0;  // steps since the last overflow or growth
+  int64_t skipped = 0;
+};
+
 class LossScaler {
  public:
   explicit LossScaler(const LossScaleConfig& config);
@@ -18,6 +25,10 @@ class LossScaler {
   /// so a naive run shows what overflow does to it.
   bool update(bool found_nonfinite);
   int64_t skipped_steps() const { return skipped_; }
+  LossScalerState state() const { return {scale_, clean_steps_, skipped_}; }
+  /// Continues from a saved state; throws std::invalid_argument for a scale that is not a
+  /// positive finite number or negative counts.
+  void restore(const LossScalerState& state);
 
  private:
   LossScaleConfig config_;

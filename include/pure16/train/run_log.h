@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pure16/train/trainer.h"
+#include "pure16/train/run.h"
 
 namespace pure16::train {
 

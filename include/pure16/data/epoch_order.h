@@ -1,0 +1,17 @@
+// The order of one epoch, shared by every batch source: which samples this rank sees, and when.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace pure16::data {
+
+/// The dataset indices rank `rank` of `world_size` visits in epoch `epoch`, a pure function of
+/// its arguments. With `shuffle`, a Fisher-Yates shuffle of all `size` samples drawn from
+/// Philox keyed by seed ^ kShuffleKey (step i uses counter (i, epoch)); without, the natural
+/// order. The order does not depend on the rank: rank r takes positions r, r + W, r + 2W, ...
+/// of it, so the ranks' shards partition the dataset and their sizes differ by at most one.
+std::vector<int64_t> epoch_order(int64_t size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank = 0,
+                                 int64_t world_size = 1);
+
+}  // namespace pure16::data

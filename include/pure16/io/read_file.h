@@ -1,0 +1,15 @@
+// Reading a whole file for a parser: every reader of untrusted files (safetensors, IDX, CIFAR,
+// images) goes through this, so each reports a missing, unreadable or odd file the same way.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace pure16::io {
+
+/// The bytes of the regular file `path`. Throws std::runtime_error "<context>: <problem>" when
+/// it does not exist, is a directory or not a regular file (a FIFO, a device), cannot be opened,
+/// or cannot be read in full. Allocates only what the file holds.
+std::string read_file(const std::filesystem::path& path, const std::string& context);
+
+}  // namespace pure16::io

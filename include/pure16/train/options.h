@@ -1,0 +1,49 @@
+// A training run as a front end states it: names and numbers, the way the CLI's flags give
+// them. The library turns them into a TrainConfig and DataOptions, so every front end (the CLI,
+// bench, tests, a future ablation runner) maps the same options to the same run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pure16/data/sources.h"
+#include "pure16/train/config.h"
+
+namespace pure16::train {
+
+struct TrainOptions {
+  std::string model = "mlp";
+  std::string dataset = "mnist";
+  std::string data_dir;
+  int64_t image_size = 224;
+  int64_t workers = 2;
+  bool skip_bad_images = false;
+  std::string precision = "pure-fp16";
+  std::string loss_scale;    // empty: the preset's
+  std::string rounding;      // empty: the preset's
+  std::string accumulation;  // empty: the preset's
+  int64_t epochs = 5;
+  int64_t max_steps = 0;
+  int64_t batch_size = 128;
+  float lr = 0.05f;
+  std::string lr_schedule = "constant";
+  double warmup_epochs = 0;
+  std::vector<double> lr_milestones;
+  float lr_gamma = 0.1f;
+  float momentum = 0.9f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  float dropout = 0.0f;
+  uint64_t seed = 0;
+
+  /// Throws std::invalid_argument naming the option that is wrong.
+  TrainConfig config() const;
+  data::DataOptions data_options() const;
+};
+
+/// The precision preset `preset` with the overrides that are not empty applied, validated.
+PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_scale, const std::string& rounding,
+                            const std::string& accumulation);
+
+}  // namespace pure16::train

@@ -1,0 +1,47 @@
+#include "pure16/train/options.h"
+
+#include "pure16/kernels/gemm.h"
+
+namespace pure16::train {
+
+PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_scale, const std::string& rounding,
+                            const std::string& accumulation) {
+  PrecisionPolicy policy = PrecisionPolicy::preset(preset);
+  if (!loss_scale.empty()) policy.loss_scale = parse_loss_scale(loss_scale);
+  if (!rounding.empty()) policy.update_rounding = parse_rounding(rounding);
+  if (!accumulation.empty()) policy.accumulation = kernels::parse_accumulation(accumulation);
+  policy.validate();
+  return policy;
+}
+
+TrainConfig TrainOptions::config() const {
+  TrainConfig config;
+  config.model = model;
+  config.model_options.dropout = dropout;
+  config.policy = make_policy(precision, loss_scale, rounding, accumulation);
+  config.sgd = optim::SgdConfig{lr, momentum, weight_decay, nesterov};
+  config.lr_schedule = optim::parse_lr_schedule(lr_schedule);
+  config.warmup_epochs = warmup_epochs;
+  config.lr_milestones = lr_milestones;
+  config.lr_gamma = lr_gamma;
+  config.epochs = epochs;
+  config.max_steps = max_steps;
+  config.batch_size = batch_size;
+  config.seed = seed;
+  config.validate();
+  return config;
+}
+
+data::DataOptions TrainOptions::data_options() const {
+  data::DataOptions o;
+  o.dataset = dataset;
+  o.dir = data_dir;
+  o.image_size = image_size;
+  o.workers = workers;
+  o.skip_bad_images = skip_bad_images;
+  o.batch_size = batch_size;
+  o.seed = seed;
+  return o;
+}
+
+}  // namespace pure16::train

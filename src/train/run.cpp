@@ -1,0 +1,198 @@
+#include "pure16/train/run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "pure16/data/loader.h"
+#include "pure16/kernels/elementwise.h"
+
+namespace pure16::train {
+namespace {
+
+// Rows of `logits` whose label is among the row's five largest values: fewer than five logits
+// are strictly larger than the label's (ties count for the label, as they do for top-1).
+int64_t count_top5(const Tensor& logits, const std::vector<int32_t>& labels) {
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  std::vector<float> values(size_t(rows * classes));
+  kernels::convert(values.data(), DType::f32, logits.contiguous().raw(), logits.dtype(), rows * classes);
+  int64_t hits = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = values.data() + r * classes;
+    const float target = row[labels[size_t(r)]];
+    int64_t larger = 0;
+    for (int64_t c = 0; c < classes; ++c) larger += row[c] > target ? 1 : 0;
+    hits += larger < 5 ? 1 : 0;
+  }
+  return hits;
+}
+
+}  // namespace
+
+Run::Run(const TrainConfig& config, const Shape& sample_shape, int64_t num_classes, int64_t steps_per_epoch)
+    : config_(config),
+      policy_(config.policy.resolved()),
+      sample_shape_(sample_shape),
+      num_classes_(num_classes),
+      steps_per_epoch_(steps_per_epoch),
+      scaler_(config.policy.loss_scale) {
+  config_.validate();
+  if (steps_per_epoch <= 0)
+    throw std::invalid_argument("a run needs at least one batch an epoch, got " + std::to_string(steps_per_epoch));
+  model_ = nn::build_model(config_.model, sample_shape_, num_classes_, config_.model_options);
+  store_.build(model_->parameters(), config_.policy, config_.seed, model_->buffers());
+  optimizer_ = std::make_unique<optim::Sgd>(store_, config_.sgd, config_.policy, config_.seed);
+  schedule_ = make_lr_schedule(config_, steps_per_epoch_);
+}
+
+StepResult Run::train_step(const data::Batch& batch) {
+  optimizer_->set_lr(schedule_.at(position_.step));
+  const nn::RunOptions options{true, policy_.accumulation, config_.seed, uint64_t(position_.step)};
+  nn::Context ctx;
+  const Tensor logits = model_->forward(batch.inputs, ctx, options);
+  peak_activation_bytes_ = std::max(peak_activation_bytes_, nn::saved_bytes(ctx));
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+
+  // The loss is the batch mean, so its gradient carries 1/rows; the loss scale multiplies it
+  // here, before any fp16 gradient exists, which is what keeps small gradients from flushing.
+  Tensor dlogits = Tensor::zeros(logits.shape(), logits.dtype());
+  const float grad_scale = scaler_.scale() / float(rows);
+  const kernels::SoftmaxXentResult loss = kernels::softmax_cross_entropy(
+      dlogits.raw(), logits.raw(), batch.labels.data(), logits.dtype(), rows, classes, grad_scale);
+
+  store_.zero_grads();
+  model_->backward(dlogits, ctx, options, false);
+  for (Callback* c : callbacks_) c->after_backward(*this);
+
+  StepResult result;
+  result.loss = loss.loss_sum / double(rows);
+  result.nonfinite = kernels::count_nonfinite(store_.grads().raw(), store_.grads().dtype(), store_.numel()) > 0;
+  const float scale_used = scaler_.scale();
+  result.applied = scaler_.update(result.nonfinite);
+  if (result.applied) optimizer_->step(scale_used, uint64_t(position_.step));
+  ++position_.step;
+  for (Callback* c : callbacks_) c->after_step(*this, result);
+  return result;
+}
+
+Tensor Run::logits(const Tensor& inputs) {
+  const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step)};
+  nn::Context ctx;
+  return model_->forward(inputs.to(policy_.compute), ctx, options);
+}
+
+EvalResult Run::evaluate(data::BatchSource& source) {
+  source.start_epoch(0);
+  double loss_sum = 0;
+  int64_t correct = 0, top5 = 0, samples = 0;
+  for (int64_t b = 0; b < source.num_batches(); ++b) {
+    const data::Batch batch = source.batch(b, policy_.compute);
+    const Tensor logits = this->logits(batch.inputs);
+    const kernels::SoftmaxXentResult r = kernels::softmax_cross_entropy(
+        nullptr, logits.raw(), batch.labels.data(), logits.dtype(), logits.size(0), logits.size(1), 1.0f);
+    loss_sum += r.loss_sum;
+    correct += r.correct;
+    top5 += count_top5(logits, batch.labels);
+    samples += logits.size(0);
+  }
+  EvalResult result;
+  result.samples = samples;
+  result.loss = samples ? loss_sum / double(samples) : 0.0;
+  result.accuracy = samples ? double(correct) / double(samples) : 0.0;
+  result.top5_accuracy = samples ? double(top5) / double(samples) : 0.0;
+  return result;
+}
+
+bool Run::finished() const {
+  if (config_.max_steps > 0 && position_.step >= config_.max_steps) return true;
+  return position_.epoch >= config_.epochs;
+}
+
+EpochRecord Run::finish_epoch(data::BatchSource& test_source) {
+  const EvalResult eval = evaluate(test_source);
+  const RunPosition& p = position_;
+  EpochRecord record;
+  record.epoch = p.epoch + 1;
+  record.lr = optimizer_->config().lr;
+  record.train_loss = p.finite_batches ? p.loss_sum / double(p.finite_batches) : NAN;
+  record.test_loss = eval.loss;
+  record.test_accuracy = eval.accuracy;
+  record.test_top5_accuracy = eval.top5_accuracy;
+  record.seconds = p.seconds;
+  record.images_per_second = p.seconds > 0 ? double(p.images) / p.seconds : 0.0;
+  record.loss_scale = scaler_.scale();
+  record.skipped_steps = scaler_.skipped_steps() - p.skipped_at_epoch_start;
+  record.steps = p.batch;
+  record.partial = p.batch < steps_per_epoch_;
+  history_.push_back(record);
+  position_ = RunPosition{position_.step, position_.epoch + 1, 0, 0, 0, 0, scaler_.skipped_steps(), 0};
+  return record;
+}
+
+TrainResult Run::fit(data::BatchSource& train_source, data::BatchSource& test_source) {
+  if (train_source.num_batches() != steps_per_epoch_)
+    throw std::invalid_argument("fit: the training source has " + std::to_string(train_source.num_batches()) +
+                                " batches an epoch, the run was built for " + std::to_string(steps_per_epoch_));
+  using Clock = std::chrono::steady_clock;
+  while (!finished()) {
+    train_source.start_epoch(position_.epoch);
+    bool stopped = false;
+    while (position_.batch < steps_per_epoch_) {
+      if (config_.max_steps > 0 && position_.step >= config_.max_steps) {
+        stopped = true;
+        break;
+      }
+      const auto start = Clock::now();
+      const data::Batch batch = train_source.batch(position_.batch, policy_.compute);
+      const StepResult step = train_step(batch);
+      RunPosition& p = position_;
+      if (std::isfinite(step.loss)) {
+        p.loss_sum += step.loss;
+        ++p.finite_batches;
+      }
+      p.images += int64_t(batch.labels.size());
+      ++p.batch;
+      p.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      const BatchProgress progress{p.epoch + 1, p.batch, steps_per_epoch_,
+                                   p.finite_batches ? p.loss_sum / double(p.finite_batches) : NAN,
+                                   p.seconds > 0 ? double(p.images) / p.seconds : 0.0};
+      for (Callback* c : callbacks_) c->after_batch(*this, progress);
+    }
+    // An epoch cut by max_steps is evaluated too, unless it had not started.
+    if (stopped && position_.batch == 0) break;
+    const EpochRecord record = finish_epoch(test_source);
+    for (Callback* c : callbacks_) c->after_epoch(*this, record);
+    if (stopped) break;
+  }
+  return result();
+}
+
+TrainResult Run::result() const {
+  TrainResult result;
+  result.epochs = history_;
+  result.test_accuracy = history_.empty() ? 0.0 : history_.back().test_accuracy;
+  result.policy = policy_;
+  result.requested_accumulation = config_.policy.accumulation;
+  result.memory = store_.memory();
+  result.memory.optimizer_bytes = optimizer_->state_bytes();
+  result.memory.activations_bytes = peak_activation_bytes_;
+  result.parameters = store_.parameter_count();
+  result.steps = position_.step;
+  return result;
+}
+
+TrainResult train(const TrainConfig& config, data::BatchSource& train_source, data::BatchSource& test_source,
+                  const std::vector<Callback*>& callbacks) {
+  Run run(config, train_source.sample_shape(), train_source.num_classes(), train_source.num_batches());
+  for (Callback* c : callbacks) run.add_callback(*c);
+  return run.fit(train_source, test_source);
+}
+
+TrainResult train(const TrainConfig& config, const data::Split& split, const std::vector<Callback*>& callbacks) {
+  data::Loader train_loader(split.train, config.batch_size, true, config.seed);
+  data::Loader test_loader(split.test, config.eval_batch_size, false, config.seed);
+  return train(config, train_loader, test_loader, callbacks);
+}
+
+}  // namespace pure16::train

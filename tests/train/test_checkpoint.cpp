@@ -1,0 +1,309 @@
+// Checkpoints: a run saved and restored continues bitwise as if it had never stopped, in every
+// precision; what does not belong to the run is refused with the file and the mismatch named.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "pure16/data/loader.h"
+#include "pure16/data/synthetic.h"
+#include "pure16/io/safetensors.h"
+#include "pure16/train/checkpoint.h"
+
+namespace pure16::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh, empty directory for one test.
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("pure16_test_checkpoint_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct Problem {
+  std::string model;
+  data::Split split;
+  int64_t batch;
+};
+
+const Problem& mlp_problem() {
+  static const Problem p{"mlp", data::make_synthetic({1, 8, 8}, 4, 640, 256, 17), 64};
+  return p;
+}
+
+// BatchNorm's running statistics are state too: a ResNet on 8x8 images keeps it short.
+const Problem& resnet_problem() {
+  static const Problem p{"resnet18-cifar", data::make_synthetic({8, 8, 3}, 4, 48, 16, 19), 8};
+  return p;
+}
+
+TrainConfig config_for(const Problem& p, const std::string& precision) {
+  TrainConfig config;
+  config.model = p.model;
+  config.policy = PrecisionPolicy::preset(precision);
+  config.sgd = optim::SgdConfig{0.05f, 0.9f, 1e-4f, false};
+  config.lr_schedule = optim::LrScheduleKind::cosine;
+  config.epochs = 2;
+  config.batch_size = p.batch;
+  config.eval_batch_size = 64;
+  config.seed = 7;
+  if (p.model == "mlp") config.model_options.dropout = 0.2f;  // dropout's stream must resume too
+  return config;
+}
+
+data::DatasetIdentity identity_of(const data::Split& split) {
+  data::DatasetIdentity id;
+  id.name = "synthetic";
+  id.sample_shape = split.train.sample_shape;
+  id.num_classes = split.train.num_classes;
+  id.train_size = split.train.size();
+  id.test_size = split.test.size();
+  id.label_hash = data::labels_hash(split.train.labels.data(), split.train.size());
+  return id;
+}
+
+// Everything the run's arithmetic depends on, as bytes.
+std::string state_bytes(Run& run) {
+  auto bytes = [](const Tensor& t) { return t.defined() ? std::string(static_cast<const char*>(t.raw()), t.nbytes()) : ""; };
+  return bytes(run.store().values()) + bytes(run.store().master()) + bytes(run.optimizer().momentum_buffer()) +
+         bytes(run.store().buffer_values());
+}
+
+// A crash at a chosen step, after the batch or, where the step ends an epoch and
+// `after_evaluation` is set, after the epoch's evaluation: thrown after the checkpointer (added
+// first) has written what it writes there.
+struct CrashAt : Callback {
+  int64_t step;
+  bool after_evaluation;
+  CrashAt(int64_t s, bool after_eval) : step(s), after_evaluation(after_eval) {}
+  void after_batch(Run& run, const BatchProgress& progress) override {
+    const bool ends_epoch = progress.batch == progress.batches;
+    if (run.steps() == step && !(ends_epoch && after_evaluation)) throw std::runtime_error("crash");
+  }
+  void after_epoch(Run& run, const EpochRecord&) override {
+    if (run.steps() == step && after_evaluation) throw std::runtime_error("crash");
+  }
+};
+
+struct Finished {
+  std::string state;
+  std::vector<EpochRecord> history;
+};
+
+Finished train_through(const Problem& p, const TrainConfig& config) {
+  data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
+  data::Loader test_loader(p.split.test, config.eval_batch_size, false, config.seed);
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  run.set_dataset(identity_of(p.split));
+  run.fit(train_loader, test_loader);
+  return {state_bytes(run), run.history()};
+}
+
+// Trains with checkpoints, crashes at `crash_step`, then resumes from the newest checkpoint
+// in a new Run (a new process would build it the same way) and trains to the end.
+Finished train_with_crash(const Problem& p, const TrainConfig& config, int64_t every, int64_t crash_step,
+                          const fs::path& dir, bool after_evaluation = false) {
+  data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
+  data::Loader test_loader(p.split.test, config.eval_batch_size, false, config.seed);
+  {
+    Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+    run.set_dataset(identity_of(p.split));
+    Checkpointer checkpointer(dir, every, 2);
+    CrashAt crash(crash_step, after_evaluation);
+    run.add_callback(checkpointer);
+    run.add_callback(crash);
+    EXPECT_THROW(run.fit(train_loader, test_loader), std::runtime_error);
+  }
+  Run resumed(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  resumed.set_dataset(identity_of(p.split));
+  resumed.restore(resolve_resume(dir));
+  EXPECT_EQ(resumed.steps(), crash_step);
+  resumed.fit(train_loader, test_loader);
+  return {state_bytes(resumed), resumed.history()};
+}
+
+void expect_same(const Finished& a, const Finished& b) {
+  EXPECT_TRUE(a.state == b.state) << "final weights, master weights, momentum or BatchNorm statistics differ";
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (size_t e = 0; e < a.history.size(); ++e) {
+    EXPECT_EQ(a.history[e].train_loss, b.history[e].train_loss) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].test_loss, b.history[e].test_loss) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].test_accuracy, b.history[e].test_accuracy) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].loss_scale, b.history[e].loss_scale) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].skipped_steps, b.history[e].skipped_steps) << "epoch " << e + 1;
+  }
+}
+
+class ResumeIsBitwise : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ResumeIsBitwise, MlpWithDropoutMidEpochAndAtAnEpochEnd) {
+  const Problem& p = mlp_problem();
+  TrainConfig config = config_for(p, GetParam());
+  // A low first scale and a short growth interval make the loss scaler move during the run.
+  config.policy.loss_scale.growth_interval = 3;
+  const Finished whole = train_through(p, config);
+  expect_same(whole, train_with_crash(p, config, 3, 6, scratch("mlp_mid_" + GetParam())));
+  // 10 batches an epoch. A checkpoint after the epoch's last batch, before its evaluation:
+  // the resumed run trains no batch of that epoch and evaluates it.
+  expect_same(whole, train_with_crash(p, config, 5, 10, scratch("mlp_last_batch_" + GetParam())));
+  // The epoch-end checkpoint at step 10 holds the evaluated epoch.
+  expect_same(whole, train_with_crash(p, config, 0, 10, scratch("mlp_end_" + GetParam()), true));
+}
+
+TEST_P(ResumeIsBitwise, ResNetWithBatchNormStatistics) {
+  const Problem& p = resnet_problem();
+  const TrainConfig config = config_for(p, GetParam());
+  expect_same(train_through(p, config), train_with_crash(p, config, 2, 4, scratch("resnet_" + GetParam())));
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, ResumeIsBitwise, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s)
+                             if (c == '-') c = '_';
+                           return s;
+                         });
+
+// A checkpoint of a few steps of the MLP problem, for the error tests.
+fs::path small_checkpoint(const fs::path& dir, const TrainConfig& config) {
+  const Problem& p = mlp_problem();
+  data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  run.set_dataset(identity_of(p.split));
+  for (int64_t b = 0; b < 3; ++b) run.train_step(train_loader.batch(b, run.policy().compute));
+  const fs::path path = dir / "c.safetensors";
+  run.save(path);
+  return path;
+}
+
+std::string restore_error(const TrainConfig& config, const data::DatasetIdentity& identity, const fs::path& path) {
+  const Problem& p = mlp_problem();
+  Run run(config, p.split.train.sample_shape, p.split.train.num_classes, 10);
+  run.set_dataset(identity);
+  try {
+    run.restore(path);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Checkpoint, RefusesAnotherModelPrecisionOrDataset) {
+  const fs::path dir = scratch("mismatch");
+  const TrainConfig config = config_for(mlp_problem(), "pure-fp16");
+  const fs::path path = small_checkpoint(dir, config);
+  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
+  ASSERT_EQ(restore_error(config, identity, path), "");
+
+  TrainConfig other = config;
+  other.policy = PrecisionPolicy::preset("fp32");
+  std::string error = restore_error(other, identity, path);
+  EXPECT_NE(error.find(path.string()), std::string::npos) << error;
+  EXPECT_NE(error.find("precision"), std::string::npos) << error;
+
+  other = config;
+  other.model_options.dropout = 0.5f;
+  EXPECT_NE(restore_error(other, identity, path).find("dropout"), std::string::npos);
+  other = config;
+  other.seed = 8;
+  EXPECT_NE(restore_error(other, identity, path).find("seed"), std::string::npos);
+
+  data::DatasetIdentity relabelled = identity;
+  relabelled.label_hash ^= 1;
+  error = restore_error(config, relabelled, path);
+  EXPECT_NE(error.find("labels"), std::string::npos) << error;
+  data::DatasetIdentity renamed = identity;
+  renamed.name = "mnist";
+  EXPECT_NE(restore_error(config, renamed, path).find("dataset: mnist vs synthetic"), std::string::npos);
+
+  // Another model: its tensors have other names and shapes; the configuration says so first.
+  other = config;
+  other.model = "lenet5";
+  train::Run lenet(other, {28, 28, 1}, 4, 10);
+  lenet.set_dataset(identity);
+  try {
+    lenet.restore(path);
+    FAIL() << "restored an MLP checkpoint into LeNet";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("model: lenet5 vs mlp"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, CorruptionIsCaughtEvenWhenTheFileStaysWellFormed) {
+  const fs::path dir = scratch("corrupt");
+  const TrainConfig config = config_for(mlp_problem(), "pure-fp16");
+  const fs::path path = small_checkpoint(dir, config);
+  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& contents) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+  };
+  std::string flipped = bytes;
+  flipped[flipped.size() - 1000] ^= 0x10;  // inside the last tensor's data
+  write(flipped);
+  std::string error = restore_error(config, identity, path);
+  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+  EXPECT_NE(error.find(path.string()), std::string::npos) << error;
+
+  write(bytes.substr(0, bytes.size() / 2));
+  error = restore_error(config, identity, path);
+  EXPECT_NE(error.find(path.string()), std::string::npos) << error;
+
+  write(bytes);
+  EXPECT_EQ(restore_error(config, identity, path), "");
+}
+
+TEST(Checkpoint, ANonCheckpointSafetensorsFileIsRefused) {
+  const fs::path dir = scratch("foreign");
+  io::SafetensorsFile foreign;
+  foreign.tensors.push_back(io::to_stored("fc1.weight", Tensor::zeros({2, 2}, DType::f32)));
+  io::write_safetensors(dir / "f.safetensors", foreign);
+  const std::string error =
+      restore_error(config_for(mlp_problem(), "fp32"), identity_of(mlp_problem().split), dir / "f.safetensors");
+  EXPECT_NE(error.find("not a pure16 checkpoint"), std::string::npos) << error;
+}
+
+TEST(Checkpointer, KeepsTheNewestAndClearsInterruptedWrites) {
+  const fs::path dir = scratch("keep");
+  std::ofstream(dir / "checkpoint-step0000000001.safetensors.tmp.123") << "torn";
+  std::ofstream(dir / "notes.txt") << "kept";
+  const Problem& p = mlp_problem();
+  TrainConfig config = config_for(p, "fp32");
+  config.epochs = 1;
+  data::Loader train_loader(p.split.train, config.batch_size, true, config.seed);
+  data::Loader test_loader(p.split.test, config.eval_batch_size, false, config.seed);
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, train_loader.num_batches());
+  Checkpointer checkpointer(dir, 3, 2);
+  EXPECT_FALSE(fs::exists(dir / "checkpoint-step0000000001.safetensors.tmp.123"));
+  run.add_callback(checkpointer);
+  run.fit(train_loader, test_loader);
+  // Steps 3, 6, 9 and the epoch's end at 10: the two newest remain.
+  const std::vector<fs::path> kept = list_checkpoints(dir);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0], checkpoint_path(dir, 9));
+  EXPECT_EQ(kept[1], checkpoint_path(dir, 10));
+  EXPECT_EQ(resolve_resume(dir), checkpoint_path(dir, 10));
+  EXPECT_EQ(checkpointer.last(), checkpoint_path(dir, 10));
+  EXPECT_TRUE(fs::exists(dir / "notes.txt"));
+  EXPECT_EQ(resolve_resume(scratch("empty")), fs::path());
+  EXPECT_THROW(resolve_resume(dir / "missing"), std::runtime_error);
+
+  // A checkpoint alone rebuilds the run: configuration, position and records.
+  const std::unique_ptr<train::Run> loaded = load_run(checkpoint_path(dir, 10));
+  EXPECT_EQ(loaded->steps(), 10);
+  EXPECT_EQ(loaded->position().epoch, 1);
+  ASSERT_EQ(loaded->history().size(), 1u);
+  EXPECT_EQ(loaded->history()[0].test_accuracy, run.history()[0].test_accuracy);
+  EXPECT_TRUE(state_bytes(*loaded) == state_bytes(run));
+}
+
+}  // namespace
+}  // namespace pure16::train
