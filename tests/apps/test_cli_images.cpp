@@ -13,7 +13,10 @@
 
 #include "pure16/data/image.h"
 #include "pure16/nn/models.h"
+#include "pure16/train/checkpoint.h"
+#include "pure16/train/saved_model.h"
 #include "support/cli.h"
+#include "support/torch_check.h"
 
 namespace {
 
@@ -163,6 +166,50 @@ TEST_F(CliImages, MissingDataAndBadOptionsAreRejected) {
     r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
+  }
+}
+
+// PyTorch loads a resnet18-cifar exported in torchvision's layout (load_state_dict, strict) and,
+// on the very inputs `pure16 predict` ran, gives the logits predict printed, within the bound
+// derived in tests/support/torch_check.cpp. Binary32 sums (--accumulation f32): the bound for
+// f16-block sums would exceed the logits. Skipped without torch and torchvision.
+TEST_F(CliImages, TorchvisionExportGivesPredictsLogitsInPyTorch) {
+  if (!pure16::testing::torch_available()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch and torchvision";
+  const fs::path root = write_image_folder();
+  // Every validation image: 4 of each class, JPEG and PNG.
+  std::string images;
+  for (const char* cls : {"ant", "bee", "cow"})
+    for (const char* file : {"img0.png", "img1.jpg", "img2.png", "img3.jpg"})
+      images.append(" ").append((root / "val" / cls / file).string());
+  for (const std::string precision : {"fp32", "pure-fp16"}) {
+    const fs::path dir = dir_ / precision;
+    CliResult r = run_cli("train --model resnet18-cifar --dataset imagefolder --data " + root.string() +
+                          " --image-size 32 --batch-size 8 --max-steps 3 --epochs 1 --threads 2 --accumulation f32"
+                          " --precision " + precision + " --checkpoint-dir " + dir.string());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const fs::path checkpoint = pure16::train::resolve_resume(dir);
+    const fs::path exported = dir / "tv.safetensors", inputs = dir / "inputs.f32", logits = dir / "logits.f32";
+    r = run_cli("export --layout torchvision --dtype fp32 --checkpoint " + checkpoint.string() + " --out " + exported.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_cli("predict --json --checkpoint " + checkpoint.string() + " --save-inputs " + inputs.string() + images);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json predictions = nlohmann::json::parse(r.out);
+    ASSERT_EQ(predictions.size(), 12u);
+    std::vector<float> printed;
+    for (const nlohmann::json& p : predictions)
+      for (float v : p["logits"].get<std::vector<float>>()) printed.push_back(v);
+    std::ofstream(logits, std::ios::binary)
+        .write(reinterpret_cast<const char*>(printed.data()), std::streamsize(printed.size() * sizeof(float)));
+
+    const std::unique_ptr<pure16::train::Run> run = pure16::train::load_saved_model(checkpoint);
+    pure16::Tensor x = pure16::Tensor::empty({12, 32, 32, 3}, pure16::DType::f32);
+    std::ifstream(inputs, std::ios::binary).read(static_cast<char*>(x.raw()), std::streamsize(x.nbytes()));
+    // ResNet-18: 18 convolution and Linear layers on the longest path, at most 3 * 3 * 512 products a sum.
+    const double tolerance = pure16::testing::logits_tolerance(run->model(), x, run->policy(), 18, 9 * 512);
+    const CliResult check = pure16::testing::check_with_torch(exported, "resnet18-cifar", {32, 32, 3}, inputs, logits,
+                                                              tolerance, dir);
+    std::printf("%s: tolerance %.3e; %s", precision.c_str(), tolerance, check.out.c_str());
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   }
 }
 
