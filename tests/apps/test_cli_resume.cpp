@@ -21,6 +21,7 @@
 #include "pure16/io/safetensors.h"
 #include "pure16/train/checkpoint.h"
 #include "support/cli.h"
+#include "support/preset_names.h"
 
 namespace {
 
@@ -178,11 +179,6 @@ TEST_P(KillAndResume, TenKillsEndWithTheUninterruptedRunsWeights) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, KillAndResume, ::testing::Values("fp32", "mixed-fp16", "pure-fp16"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+                         pure16::testing::preset_test_name);
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "pure16/nn/lenet.h"
 #include "pure16/train/run.h"
 #include "support/reference.h"
+#include "support/preset_names.h"
 
 namespace pure16::nn {
 namespace {
@@ -39,12 +40,7 @@ TEST_P(LenetTraining, LossFallsOnAFixedBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, LenetTraining, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+                         testing::preset_test_name);
 
 TEST(Lenet, FlattenKnowsTheFeatureMap) {
   auto model = lenet5({28, 28, 1}, 10);

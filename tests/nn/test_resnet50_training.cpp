@@ -10,6 +10,7 @@
 
 #include "pure16/train/run.h"
 #include "support/reference.h"
+#include "support/preset_names.h"
 
 namespace pure16::nn {
 namespace {
@@ -54,12 +55,7 @@ TEST_P(ResNet50Training, LossIsFiniteAndFallsOnAFixedBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, ResNet50Training, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+                         testing::preset_test_name);
 
 }  // namespace
 }  // namespace pure16::nn

@@ -10,6 +10,7 @@
 #include "pure16/data/synthetic.h"
 #include "pure16/io/safetensors.h"
 #include "pure16/train/checkpoint.h"
+#include "support/preset_names.h"
 
 namespace pure16::train {
 namespace {
@@ -161,12 +162,7 @@ TEST_P(ResumeIsBitwise, ResNetWithBatchNormStatistics) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, ResumeIsBitwise, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+                         testing::preset_test_name);
 
 // A checkpoint of a few steps of the MLP problem, for the error tests.
 fs::path small_checkpoint(const fs::path& dir, const TrainConfig& config) {

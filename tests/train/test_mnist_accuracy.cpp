@@ -14,6 +14,7 @@
 #include "pure16/data/data_dir.h"
 #include "pure16/data/mnist.h"
 #include "pure16/train/run.h"
+#include "support/preset_names.h"
 
 namespace pure16::train {
 namespace {
@@ -26,13 +27,6 @@ const data::Split* mnist() {
     return std::make_unique<data::Split>(data::load_mnist(dir));
   }();
   return split.get();
-}
-
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param;
-  for (char& c : s)
-    if (c == '-') c = '_';
-  return s;
 }
 
 class MnistAccuracy : public ::testing::TestWithParam<std::string> {};
@@ -59,7 +53,8 @@ TEST_P(MnistAccuracy, MlpReaches978PercentIn5Epochs) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, MnistAccuracy, ::testing::ValuesIn(PrecisionPolicy::preset_names()), test_name);
+INSTANTIATE_TEST_SUITE_P(Presets, MnistAccuracy, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
+                         testing::preset_test_name);
 
 class LenetAccuracy : public ::testing::TestWithParam<std::string> {};
 
@@ -78,7 +73,7 @@ TEST_P(LenetAccuracy, Reaches99PercentIn10Epochs) {
   EXPECT_GE(result.test_accuracy, 0.990) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("fp32", "pure-fp16"), test_name);
+INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("fp32", "pure-fp16"), testing::preset_test_name);
 
 }  // namespace
 }  // namespace pure16::train

@@ -8,6 +8,7 @@
 #include "pure16/data/loader.h"
 #include "pure16/data/synthetic.h"
 #include "pure16/train/run.h"
+#include "support/preset_names.h"
 
 namespace pure16::train {
 namespace {
@@ -54,12 +55,7 @@ TEST_P(ThreadCount, FinalStateIsBitwiseTheSameForOneAndTwoThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, ThreadCount, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+                         testing::preset_test_name);
 
 }  // namespace
 }  // namespace pure16::train

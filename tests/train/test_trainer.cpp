@@ -3,6 +3,7 @@
 
 #include "pure16/data/synthetic.h"
 #include "pure16/train/run.h"
+#include "support/preset_names.h"
 
 namespace pure16::train {
 namespace {
@@ -34,12 +35,7 @@ TEST_P(TrainPrecision, LearnsTheSyntheticTeacher) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, TrainPrecision, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (c == '-') c = '_';
-                           return s;
-                         });
+                         testing::preset_test_name);
 
 TEST(Train, PureFp16HoldsHalfTheBytesOfFp32AndNoMasterCopy) {
   TrainConfig config = small_config("fp32");
