@@ -74,15 +74,16 @@ void jpeg_error_exit(j_common_ptr cinfo) {
   std::longjmp(error->jump, 1);
 }
 
-// Warnings (level -1) report corrupt data that libjpeg papers over with gray. As PIL does, a
-// file that ends early is an error, raised at once (libjpeg would otherwise decode every row
-// the header promises, as gray); the others (extraneous bytes, a bad Huffman code) are
-// ignored, since real datasets contain such files and they decode to usable images. Nothing
-// is printed.
+// Warnings (level -1) report corrupt data that libjpeg papers over with gray. Image data that
+// ends early, with the file (as PIL, an error) or at a marker before the image is complete, is
+// an error raised at once: libjpeg would go on to decode every row the header promises, as
+// gray, so a few hundred bytes could cost gigabytes and minutes. The other warnings (extraneous
+// bytes, a bad Huffman code) are ignored, since real datasets contain such files and they
+// decode to usable images. Nothing is printed.
 void jpeg_emit_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return;
   auto* error = reinterpret_cast<JpegError*>(cinfo->err);
-  if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
+  if (cinfo->err->msg_code == JWRN_JPEG_EOF || cinfo->err->msg_code == JWRN_HIT_MARKER) {
     error->truncated = true;
     cinfo->err->format_message(cinfo, error->message);
     std::longjmp(error->jump, 1);

@@ -418,6 +418,13 @@ TEST_F(ImageFiles, HeadersClaimingHugeImagesAreRejectedBeforeAllocating) {
                         "a 16384x16384 image cannot be compressed into");
     EXPECT_LT(largest_allocation.load(), size_t(1) << 20) << "interlaced " << interlaced;
   }
+  // A scan whose data ends at the end-of-image marker, long before the image does: libjpeg would
+  // fill the missing rows with gray.
+  std::vector<uint8_t> short_scan = read_bytes(dir_ / "small.jpg");
+  short_scan.resize(short_scan.size() - 40);
+  short_scan.insert(short_scan.end(), {0xff, 0xd9});
+  expect_memory_error(short_scan, "short_scan.jpg", "truncated JPEG: Corrupt JPEG data: premature end of data segment");
+
   // 8192^2 (201 MB) in a JPEG cut short in its scan: decoding stops where the data does.
   std::vector<uint8_t> jpeg = jpeg_claiming(dir_ / "small.jpg", 8192, 8192);
   jpeg.resize(jpeg.size() - 40);
