@@ -3,8 +3,9 @@
 # AddressSanitizer and UndefinedBehaviorSanitizer (all but the long training runs labelled
 # "slow", which the Release pass covers, and the kernel tests' second run under
 # PURE16_ISA=scalar, which repeats arithmetic the first run does at every level and only adds the
-# environment variable, checked in the Release pass). Installs what it needs, MNIST included
-# (the real-data tests skip without it). About 17 minutes on 2 cores (README).
+# environment variable, checked in the Release pass), and last a short libFuzzer run over the
+# file readers (scripts/fuzz.sh). Installs what it needs, MNIST included (the real-data tests
+# skip without it). About 17 minutes on 2 cores (README), plus 2 for the fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,10 @@ if [ "${PURE16_SKIP_SANITIZERS:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-sanitize -j "$jobs" --output-on-failure --timeout 1800 --label-exclude slow \
     --exclude-regex '_env_scalar$'
+fi
+
+# 15 s of libFuzzer per reader, after a clang build of only the readers: about 2 minutes on 2
+# cores in all. Longer campaigns: scripts/fuzz.sh SECONDS_PER_TARGET.
+if [ "${PURE16_SKIP_FUZZ:-0}" != 1 ]; then
+  scripts/fuzz.sh 15
 fi

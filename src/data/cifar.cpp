@@ -1,11 +1,12 @@
 #include "pure16/data/cifar.h"
 
 #include <algorithm>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include "pure16/io/read_file.h"
 
 namespace pure16::data {
 namespace {
@@ -38,6 +39,36 @@ const CifarFormat kCifar100{.name = "cifar100",
                             .classes = 100,
                             .coarse_classes = 20};
 
+// Checks every record's size and labels, converting planar RGB to HWC.
+CifarBatch parse_batch(const CifarFormat& format, std::string_view bytes, const std::string& name) {
+  const std::string where = format.name + " file " + name;
+  const int64_t record = format.label_bytes + kImageBytes;
+  if (bytes.empty()) throw std::runtime_error(where + ": empty file, no records");
+  if (bytes.size() % size_t(record) != 0)
+    throw std::runtime_error(where + ": " + std::to_string(bytes.size()) + " bytes is not a whole number of " +
+                             std::to_string(record) + "-byte records (truncated?)");
+  const int64_t records = int64_t(bytes.size()) / record;
+  CifarBatch batch;
+  batch.pixels.resize(size_t(records * kImageBytes));
+  batch.labels.reserve(size_t(records));
+  for (int64_t r = 0; r < records; ++r) {
+    const auto* p = reinterpret_cast<const uint8_t*>(bytes.data()) + r * record;
+    if (format.label_bytes == 2 && p[0] >= format.coarse_classes)
+      throw std::runtime_error(where + ": record " + std::to_string(r) + " has coarse label " + std::to_string(p[0]) +
+                               ", outside [0, " + std::to_string(format.coarse_classes) + ")");
+    const uint8_t label = p[format.label_bytes - 1];
+    if (label >= format.classes)
+      throw std::runtime_error(where + ": record " + std::to_string(r) + " has label " + std::to_string(label) +
+                               ", outside [0, " + std::to_string(format.classes) + ")");
+    batch.labels.push_back(label);
+    const uint8_t* planes = p + format.label_bytes;                // (C, H, W)
+    uint8_t* hwc = batch.pixels.data() + size_t(r * kImageBytes);  // (H, W, C)
+    for (int64_t j = 0; j < kSide * kSide; ++j)
+      for (int64_t c = 0; c < kChannels; ++c) hwc[j * kChannels + c] = planes[c * kSide * kSide + j];
+  }
+  return batch;
+}
+
 class CifarDataset : public ImageDataset {
  public:
   CifarDataset(std::string name, int64_t classes) : name_(std::move(name)), classes_(classes) {}
@@ -65,42 +96,13 @@ class CifarDataset : public ImageDataset {
     return file->path + " record " + std::to_string(i - file->first_sample);
   }
 
-  // Appends every record of one file, converting planar RGB to HWC.
+  // Appends every record of one file.
   void append_file(const CifarFormat& format, const std::filesystem::path& path) {
-    const std::string where = format.name + " file " + path.string();
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) throw std::runtime_error(where + ": no such file");
-    const uintmax_t bytes = std::filesystem::file_size(path, ec);
-    if (ec) throw std::runtime_error(where + ": cannot determine its size: " + ec.message());
-    const int64_t record = format.label_bytes + kImageBytes;
-    if (bytes == 0) throw std::runtime_error(where + ": empty file, no records");
-    if (bytes % uintmax_t(record) != 0)
-      throw std::runtime_error(where + ": " + std::to_string(bytes) + " bytes is not a whole number of " +
-                               std::to_string(record) + "-byte records (truncated?)");
-    std::vector<uint8_t> data(static_cast<size_t>(bytes));
-    std::ifstream in(path, std::ios::binary);
-    if (!in || !in.read(reinterpret_cast<char*>(data.data()), std::streamsize(bytes)))
-      throw std::runtime_error(where + ": read error");
-
-    const int64_t records = int64_t(bytes) / record;
+    const std::string bytes = io::read_file(path, format.name + " file " + path.string());
+    const CifarBatch batch = parse_batch(format, bytes, path.string());
     files_.push_back({path.string(), size()});
-    const size_t first_byte = pixels_.size();
-    pixels_.resize(first_byte + size_t(records * kImageBytes));
-    for (int64_t r = 0; r < records; ++r) {
-      const uint8_t* p = data.data() + r * record;
-      if (format.label_bytes == 2 && p[0] >= format.coarse_classes)
-        throw std::runtime_error(where + ": record " + std::to_string(r) + " has coarse label " + std::to_string(p[0]) +
-                                 ", outside [0, " + std::to_string(format.coarse_classes) + ")");
-      const uint8_t label = p[format.label_bytes - 1];
-      if (label >= format.classes)
-        throw std::runtime_error(where + ": record " + std::to_string(r) + " has label " + std::to_string(label) +
-                                 ", outside [0, " + std::to_string(format.classes) + ")");
-      labels_.push_back(label);
-      const uint8_t* planes = p + format.label_bytes;                        // (C, H, W)
-      uint8_t* hwc = pixels_.data() + first_byte + size_t(r * kImageBytes);  // (H, W, C)
-      for (int64_t j = 0; j < kSide * kSide; ++j)
-        for (int64_t c = 0; c < kChannels; ++c) hwc[j * kChannels + c] = planes[c * kSide * kSide + j];
-    }
+    pixels_.insert(pixels_.end(), batch.pixels.begin(), batch.pixels.end());
+    labels_.insert(labels_.end(), batch.labels.begin(), batch.labels.end());
   }
 
  private:
@@ -141,6 +143,10 @@ ImageSplit load(const CifarFormat& format, const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+CifarBatch parse_cifar_batch(std::string_view bytes, CifarVariant variant, const std::string& name) {
+  return parse_batch(variant == CifarVariant::cifar10 ? kCifar10 : kCifar100, bytes, name);
+}
 
 ImageSplit load_cifar10(const std::filesystem::path& dir) { return load(kCifar10, dir); }
 ImageSplit load_cifar100(const std::filesystem::path& dir) { return load(kCifar100, dir); }

@@ -5,7 +5,8 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <system_error>
+
+#include "pure16/io/read_file.h"
 
 namespace pure16::data {
 namespace {
@@ -14,8 +15,8 @@ constexpr uint8_t kUnsignedByte = 0x08;
 // Far more than any real IDX file holds; keeps the header from describing absurd arrays.
 constexpr int kMaxDims = 16;
 
-[[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
-  throw std::runtime_error("idx file " + file.string() + ": " + what);
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw std::runtime_error("idx file " + name + ": " + what);
 }
 
 std::string hex(uint64_t value, int digits) {
@@ -42,65 +43,58 @@ uint32_t big_endian_u32(const unsigned char* p) {
 
 }  // namespace
 
-IdxArray read_idx(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) fail(file, "no such file");
-  if (std::filesystem::is_directory(file, ec)) fail(file, "is a directory, not a file");
-  const uintmax_t file_size = std::filesystem::file_size(file, ec);
-  if (ec) fail(file, "cannot determine its size: " + ec.message());
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file, "cannot open it for reading");
+IdxArray parse_idx(std::string_view bytes, const std::string& name) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const uint64_t size = bytes.size();
 
   // Header: magic (4 bytes), then one big-endian uint32 per dimension.
-  unsigned char magic[4];
-  if (file_size < 4) fail(file, "truncated header: " + std::to_string(file_size) + " bytes, the magic number needs 4");
-  if (!in.read(reinterpret_cast<char*>(magic), 4)) fail(file, "read error in the header");
-  if (magic[0] != 0 || magic[1] != 0)
-    fail(file, "bad magic number " + hex(big_endian_u32(magic), 8) + " (an IDX file starts with two zero bytes)");
-  if (magic[2] != kUnsignedByte)
-    fail(file, "unsupported type code " + hex(magic[2], 2) + " (" + type_name(magic[2]) +
+  if (size < 4) fail(name, "truncated header: " + std::to_string(size) + " bytes, the magic number needs 4");
+  if (p[0] != 0 || p[1] != 0)
+    fail(name, "bad magic number " + hex(big_endian_u32(p), 8) + " (an IDX file starts with two zero bytes)");
+  if (p[2] != kUnsignedByte)
+    fail(name, "unsupported type code " + hex(p[2], 2) + " (" + type_name(p[2]) +
                    "); only unsigned byte (0x08) is supported");
-  const int ndims = magic[3];
+  const int ndims = p[3];
   if (ndims == 0 || ndims > kMaxDims)
-    fail(file, "wrong number of dimensions " + std::to_string(ndims) + " (expected 1 to " + std::to_string(kMaxDims) + ")");
-  const uintmax_t header_size = 4 + 4 * uintmax_t(ndims);
-  if (file_size < header_size)
-    fail(file, "truncated header: " + std::to_string(file_size) + " bytes, " + std::to_string(ndims) +
+    fail(name, "wrong number of dimensions " + std::to_string(ndims) + " (expected 1 to " + std::to_string(kMaxDims) + ")");
+  const uint64_t header_size = 4 + 4 * uint64_t(ndims);
+  if (size < header_size)
+    fail(name, "truncated header: " + std::to_string(size) + " bytes, " + std::to_string(ndims) +
                    " dimensions need " + std::to_string(header_size));
 
   IdxArray array;
-  unsigned char dim_bytes[4 * kMaxDims];
-  if (!in.read(reinterpret_cast<char*>(dim_bytes), std::streamsize(4 * ndims))) fail(file, "read error in the header");
   // Each dimension is below 2^32, but the product of up to 16 of them can overflow; anything
   // beyond the file's size is rejected below anyway, so saturate instead.
   bool any_zero = false;
   for (int d = 0; d < ndims; ++d) {
-    array.dims.push_back(int64_t(big_endian_u32(dim_bytes + 4 * d)));
+    array.dims.push_back(int64_t(big_endian_u32(p + 4 + 4 * d)));
     any_zero = any_zero || array.dims.back() == 0;
   }
-  uintmax_t count = any_zero ? 0 : 1;
+  uint64_t count = any_zero ? 0 : 1;
   for (int d = 0; d < ndims && count != 0; ++d) {
-    const uintmax_t dim = uintmax_t(array.dims[size_t(d)]);
-    count = count > std::numeric_limits<uintmax_t>::max() / dim ? std::numeric_limits<uintmax_t>::max() : count * dim;
+    const uint64_t dim = uint64_t(array.dims[size_t(d)]);
+    count = count > std::numeric_limits<uint64_t>::max() / dim ? std::numeric_limits<uint64_t>::max() : count * dim;
   }
 
-  const uintmax_t payload = file_size - header_size;
+  const uint64_t payload = size - header_size;
   std::string dims_text;
   for (size_t d = 0; d < array.dims.size(); ++d) {
     if (d > 0) dims_text += 'x';
     dims_text += std::to_string(array.dims[d]);
   }
   if (payload < count)
-    fail(file, "truncated: dimensions " + dims_text + " need " + std::to_string(count) + " bytes of data, the file has " +
+    fail(name, "truncated: dimensions " + dims_text + " need " + std::to_string(count) + " bytes of data, the file has " +
                    std::to_string(payload));
   if (payload > count)
-    fail(file, "trailing garbage: " + std::to_string(payload - count) + " bytes after the " + std::to_string(count) +
+    fail(name, "trailing garbage: " + std::to_string(payload - count) + " bytes after the " + std::to_string(count) +
                    " bytes of data that dimensions " + dims_text + " describe");
 
-  array.values.resize(size_t(count));
-  if (count > 0 && !in.read(reinterpret_cast<char*>(array.values.data()), std::streamsize(count)))
-    fail(file, "read error in the data");
+  array.values.assign(p + header_size, p + size);
   return array;
+}
+
+IdxArray read_idx(const std::filesystem::path& file) {
+  return parse_idx(io::read_file(file, "idx file " + file.string()), file.string());
 }
 
 void write_idx(const std::filesystem::path& file, const IdxArray& array) {

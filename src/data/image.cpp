@@ -6,16 +6,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 // jpeglib.h needs size_t and FILE declared before it.
 #include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
+
+#include "pure16/io/read_file.h"
 
 // Both decoders report errors by longjmp. C++ allows a longjmp only where a throw to the same
 // place would run no destructors ([csetjmp.syn]), so every setjmp below sits in a function
@@ -27,6 +27,14 @@ namespace {
 
 // Far more than any photograph; keeps a corrupt header from asking for gigabytes.
 constexpr uint64_t kMaxPixels = uint64_t(1) << 28;
+// What libjpeg may allocate for itself. A progressive JPEG keeps every DCT coefficient of the
+// image (2 bytes each) until its last scan, and a few hundred bytes of scans can describe a
+// whole image, so a small file could otherwise make it take gigabytes. 1 GiB holds a 4:2:0
+// image of kMaxPixels; libjpeg reports a larger need as an error (it has no backing store).
+constexpr long kMaxJpegDecoderBytes = 1L << 30;
+// Deflate shrinks data at most 1032-fold (zlib's documented bound), so a PNG of n bytes holds
+// at most 1032 * n bytes of rows: a header that claims more is rejected before any allocation.
+constexpr uint64_t kMaxDeflateRatio = 1032;
 
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
   throw std::runtime_error("image " + source + ": " + what);
@@ -41,17 +49,6 @@ std::string hex_bytes(const uint8_t* data, size_t n) {
     s += buf;
   }
   return s;
-}
-
-std::vector<uint8_t> read_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail(path.string(), "no such file");
-  if (std::filesystem::is_directory(path, ec)) fail(path.string(), "is a directory, not an image file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), "cannot open it for reading");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(path.string(), "read error");
-  return bytes;
 }
 
 void write_bytes(const std::filesystem::path& path, const uint8_t* data, size_t size) {
@@ -77,16 +74,19 @@ void jpeg_error_exit(j_common_ptr cinfo) {
   std::longjmp(error->jump, 1);
 }
 
-// Warnings (level -1) report corrupt data that libjpeg papers over with gray. As PIL does, a
-// file that ends early is an error; the others (extraneous bytes, a bad Huffman code) are
-// ignored, since real datasets contain such files and they decode to usable images. Nothing
-// is printed.
+// Warnings (level -1) report corrupt data that libjpeg papers over with gray. Image data that
+// ends early, with the file (as PIL, an error) or at a marker before the image is complete, is
+// an error raised at once: libjpeg would go on to decode every row the header promises, as
+// gray, so a few hundred bytes could cost gigabytes and minutes. The other warnings (extraneous
+// bytes, a bad Huffman code) are ignored, since real datasets contain such files and they
+// decode to usable images. Nothing is printed.
 void jpeg_emit_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return;
   auto* error = reinterpret_cast<JpegError*>(cinfo->err);
-  if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
+  if (cinfo->err->msg_code == JWRN_JPEG_EOF || cinfo->err->msg_code == JWRN_HIT_MARKER) {
     error->truncated = true;
     cinfo->err->format_message(cinfo, error->message);
+    std::longjmp(error->jump, 1);
   }
   ++cinfo->err->num_warnings;
 }
@@ -114,9 +114,12 @@ void cmyk_row_to_rgb(uint8_t* rgb, const uint8_t* cmyk, int64_t width, bool inve
 }
 
 // Returns false after a libjpeg error (message in error->message); frame holds no C++ objects.
+// Rows are appended to `out` as they are decoded (the buffer grows geometrically), so a header
+// that promises more rows than the data holds costs no more memory than the data does.
 bool jpeg_decode_into(jpeg_decompress_struct* cinfo, JpegError* error, const uint8_t* data, size_t size, Image* out) {
   if (setjmp(error->jump)) return false;
   jpeg_create_decompress(cinfo);
+  cinfo->mem->max_memory_to_use = kMaxJpegDecoderBytes;
   jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(cinfo, TRUE);
   if (uint64_t(cinfo->image_width) * cinfo->image_height > kMaxPixels) {
@@ -131,12 +134,13 @@ bool jpeg_decode_into(jpeg_decompress_struct* cinfo, JpegError* error, const uin
   out->height = height;
   out->width = width;
   out->channels = 3;
-  out->pixels.resize(size_t(height * width * 3));
+  const size_t row_bytes = size_t(width) * 3;
   JSAMPARRAY cmyk_row =
       cmyk ? cinfo->mem->alloc_sarray(reinterpret_cast<j_common_ptr>(cinfo), JPOOL_IMAGE, JDIMENSION(width * 4), 1)
            : nullptr;
   while (cinfo->output_scanline < cinfo->output_height) {
-    uint8_t* row = out->pixels.data() + size_t(cinfo->output_scanline) * size_t(width) * 3;
+    out->pixels.resize(out->pixels.size() + row_bytes);
+    uint8_t* row = out->pixels.data() + size_t(cinfo->output_scanline) * row_bytes;
     if (cmyk) {
       jpeg_read_scanlines(cinfo, cmyk_row, 1);
       cmyk_row_to_rgb(row, cmyk_row[0], width, cinfo->saw_Adobe_marker);
@@ -155,11 +159,20 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& source) {
   std::memset(&cinfo, 0, sizeof cinfo);
   cinfo.err = install_jpeg_errors(error);
   Image image;
-  const bool ok = jpeg_decode_into(&cinfo, &error, data, size, &image);
+  bool ok = false;
+  try {
+    ok = jpeg_decode_into(&cinfo, &error, data, size, &image);
+  } catch (...) {  // std::bad_alloc from the pixel buffer
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
   jpeg_destroy_decompress(&cinfo);
-  if (!ok) fail(source, std::string("corrupt JPEG: ") + error.message);
+  if (ok) return image;
   if (error.truncated) fail(source, std::string("truncated JPEG: ") + error.message);
-  return image;
+  if (error.mgr.msg_code == JERR_NO_BACKING_STORE)
+    fail(source, "JPEG too large: decoding it would take more than " + std::to_string(kMaxJpegDecoderBytes >> 20) +
+                     " MB");
+  fail(source, std::string("corrupt JPEG: ") + error.message);
 }
 
 bool jpeg_encode_into(jpeg_compress_struct* cinfo, JpegError* error, const Image* image, int quality,
@@ -215,11 +228,19 @@ void png_error_handler(png_structp png, png_const_charp message) {
 }
 void png_warning_handler(png_structp, png_const_charp) {}  // benign (e.g. an unknown chunk): say nothing
 
-bool png_decode_into(png_structp png, png_infop info, Image* out) {
+// Returns false after a libpng error (message in the PngError); frame holds no C++ objects.
+bool png_decode_into(png_structp png, png_infop info, size_t encoded_bytes, Image* out) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
   if (uint64_t(width) * height > kMaxPixels) png_error(png, "image has more pixels than the limit of 2^28");
+  // Rows as stored, before any transformation (at 1 bit per pixel, an eighth of the width).
+  if (uint64_t(height) * png_get_rowbytes(png, info) > kMaxDeflateRatio * encoded_bytes) {
+    char message[160];
+    std::snprintf(message, sizeof message, "a %ux%u image cannot be compressed into %zu bytes (truncated?)", width,
+                  height, encoded_bytes);
+    png_error(png, message);
+  }
   const int color_type = png_get_color_type(png, info), bit_depth = png_get_bit_depth(png, info);
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -233,10 +254,15 @@ bool png_decode_into(png_structp png, png_infop info, Image* out) {
   out->height = height;
   out->width = width;
   out->channels = 3;
-  out->pixels.resize(size_t(height) * width * 3);
-  // Interlaced images come in passes; each pass revisits every row and libpng merges it in.
+  const size_t row_bytes = size_t(width) * 3;
+  // Interlaced images come in passes; each pass revisits every row and libpng merges it in, so
+  // they need the whole buffer at once. Other images grow by a row as each is read, as JPEGs do.
+  if (passes > 1) out->pixels.resize(size_t(height) * row_bytes);
   for (int pass = 0; pass < passes; ++pass)
-    for (png_uint_32 y = 0; y < height; ++y) png_read_row(png, out->pixels.data() + size_t(y) * width * 3, nullptr);
+    for (png_uint_32 y = 0; y < height; ++y) {
+      if (passes == 1) out->pixels.resize(out->pixels.size() + row_bytes);
+      png_read_row(png, out->pixels.data() + size_t(y) * row_bytes, nullptr);
+    }
   png_read_end(png, nullptr);
   return true;
 }
@@ -253,7 +279,13 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& source) {
   }
   png_set_read_fn(png, &input, png_read_from_memory);
   Image image;
-  const bool ok = png_decode_into(png, info, &image);
+  bool ok = false;
+  try {
+    ok = png_decode_into(png, info, size, &image);
+  } catch (...) {  // std::bad_alloc from the pixel buffer
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw;
+  }
   png_destroy_read_struct(&png, &info, nullptr);
   if (!ok) fail(source, std::string("corrupt PNG: ") + error.message);
   return image;
@@ -303,8 +335,8 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& source) 
 }
 
 Image decode_image(const std::filesystem::path& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  return decode_image(bytes.data(), bytes.size(), path.string());
+  const std::string bytes = io::read_file(path, "image " + path.string());
+  return decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path.string());
 }
 
 void write_jpeg(const std::filesystem::path& path, const Image& image, int quality) {

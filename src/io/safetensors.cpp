@@ -161,7 +161,8 @@ Entry parse_entry(const std::string& name, const json& value, uint64_t data_byte
     fail(file, where + ": data_offsets is not a list of two non-negative integers");
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
-  if (entry.begin > entry.end) fail(file, where + ": " + offsets_text(entry.begin, entry.end) + " begin after they end");
+  if (entry.begin > entry.end)
+    fail(file, where + ": " + offsets_text(entry.begin, entry.end) + " begin after they end");
   if (entry.end > data_bytes)
     fail(file, where + ": " + offsets_text(entry.begin, entry.end) + " run past the end of the data (" +
                    std::to_string(data_bytes) + " bytes)");
@@ -185,7 +186,8 @@ void check_coverage(std::vector<Entry>& entries, uint64_t data_bytes, const std:
   uint64_t covered = 0;
   const Entry* previous = nullptr;
   for (const Entry& entry : entries) {
-    const std::string where = "tensor " + quoted_name(entry.tensor.name) + " (" + offsets_text(entry.begin, entry.end) + ")";
+    const std::string where =
+        "tensor " + quoted_name(entry.tensor.name) + " (" + offsets_text(entry.begin, entry.end) + ")";
     if (entry.begin < covered)
       fail(file, where + " overlaps tensor " + quoted_name(previous->tensor.name) + ", which ends at " +
                      std::to_string(covered));
@@ -265,7 +267,8 @@ std::string serialize_safetensors(const SafetensorsFile& contents) {
     if (bytes != tensor.data.size())
       throw std::invalid_argument(where + ": holds " + std::to_string(tensor.data.size()) + " bytes, its shape of " +
                                   tensor.dtype + " needs " + std::to_string(bytes));
-    header[tensor.name] = {{"dtype", tensor.dtype}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[tensor.name] = {
+        {"dtype", tensor.dtype}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text;

@@ -45,7 +45,8 @@ std::string index_text(int64_t flat, const Shape& shape) {
 std::string stored_dtype_name(DType dtype) {
   for (const auto& [type, name] : kTensorDTypes)
     if (type == dtype) return std::string(name);
-  throw std::invalid_argument("stored_dtype_name: dtype " + std::string(dtype_name(dtype)) + " has no safetensors name");
+  throw std::invalid_argument("stored_dtype_name: dtype " + std::string(dtype_name(dtype)) +
+                              " has no safetensors name");
 }
 
 StoredTensor to_stored(std::string name, const Tensor& tensor) {
@@ -71,8 +72,8 @@ Tensor from_stored(const StoredTensor& stored, const std::string& file, bool req
     fail(file, stored, e.what());
   }
   if (bytes != stored.data.size())
-    fail(file, stored, "holds " + std::to_string(stored.data.size()) + " bytes, its shape " + shape_string(stored.shape) +
-                           " of " + stored.dtype + " needs " + std::to_string(bytes));
+    fail(file, stored, "holds " + std::to_string(stored.data.size()) + " bytes, its shape " +
+                           shape_string(stored.shape) + " of " + stored.dtype + " needs " + std::to_string(bytes));
 
   Tensor tensor = Tensor::empty(stored.shape, match->first);
   std::memcpy(tensor.raw(), stored.data.data(), stored.data.size());

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pure16/data/cifar.h"
@@ -167,6 +168,45 @@ TEST_F(CifarFiles, Cifar100UsesTheFineLabel) {
   // CIFAR-10 records are one byte shorter: not a whole number of CIFAR-100 records.
   write_bytes(dir_ / "test.bin", records(20, 0, 10, false));
   expect_error(load_cifar100, dir_ / "test.bin", "3074-byte records");
+}
+
+TEST(CifarBatch, ParsesFromMemoryToHwc) {
+  const std::vector<uint8_t> bytes = records(3, 20, 10, false);
+  const CifarBatch batch =
+      parse_cifar_batch(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                        CifarVariant::cifar10, "in memory");
+  EXPECT_EQ(batch.labels, (std::vector<int32_t>{0, 1, 2}));
+  ASSERT_EQ(batch.pixels.size(), 3u * 32 * 32 * 3);
+  // Record 1, pixel (y 4, x 5), channel 2, in HWC order.
+  EXPECT_EQ(batch.pixels[3072 + (4 * 32 + 5) * 3 + 2], pixel(21, 2, 4, 5));
+
+  const std::vector<uint8_t> fine = records(2, 7, 100, true);
+  const CifarBatch hundred = parse_cifar_batch(
+      std::string_view(reinterpret_cast<const char*>(fine.data()), fine.size()), CifarVariant::cifar100, "in memory");
+  EXPECT_EQ(hundred.labels, (std::vector<int32_t>{7, 8}));
+}
+
+TEST(CifarBatch, EveryPartialRecordIsAnErrorNamingTheSource) {
+  const std::vector<uint8_t> bytes = records(2, 0, 10, false);
+  for (size_t n : {size_t(0), size_t(1), size_t(3072), size_t(3074), size_t(6145)}) {
+    SCOPED_TRACE(n);
+    try {
+      parse_cifar_batch(std::string_view(reinterpret_cast<const char*>(bytes.data()), n), CifarVariant::cifar10,
+                        "shard 9");
+      ADD_FAILURE() << "no error";
+    } catch (const std::runtime_error& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.rfind("cifar10 file shard 9: ", 0), 0u) << message;
+      EXPECT_NE(message.find(n == 0 ? "empty file" : "not a whole number of 3073-byte records"), std::string::npos)
+          << message;
+    }
+  }
+}
+
+TEST_F(CifarFiles, ADirectoryInPlaceOfABatchIsAnError) {
+  fs::remove(dir_ / "data_batch_4.bin");
+  fs::create_directories(dir_ / "data_batch_4.bin");
+  expect_error(load_cifar10, dir_ / "data_batch_4.bin", "is a directory");
 }
 
 train::TrainConfig few_steps(const std::string& model, int64_t steps, int64_t batch) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pure16/data/idx.h"
@@ -145,6 +146,37 @@ TEST_F(IdxTest, TruncatedPayload) {
   // A header whose dimensions multiply past 2^64 is a truncated file, not an overflow.
   expect_idx_error(write_bytes("huge", idx_bytes({0xffffffffu, 0xffffffffu, 0xffffffffu}, 3)), "truncated");
 }
+
+TEST_F(IdxTest, ParsesFromMemoryNamingTheSource) {
+  const std::vector<uint8_t> bytes = idx_bytes({2, 2}, 4);
+  const IdxArray a = parse_idx(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), "in memory");
+  EXPECT_EQ(a.dims, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(a.values, (std::vector<uint8_t>{0, 1, 2, 3}));
+  try {
+    parse_idx("\x1f\x8b", "shard 3");
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "idx file shard 3: truncated header: 2 bytes, the magic number needs 4");
+  }
+}
+
+TEST_F(IdxTest, EveryTruncationIsAnError) {
+  const std::vector<uint8_t> bytes = idx_bytes({3, 2, 2}, 12);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    SCOPED_TRACE(n);
+    expect_idx_error(write_bytes("cut", std::vector<uint8_t>(bytes.begin(), bytes.begin() + ptrdiff_t(n))),
+                     n < 16 ? "truncated header" : "truncated: dimensions 3x2x2 need 12 bytes");
+  }
+}
+
+TEST_F(IdxTest, HugeDimensionsAreComparedWithTheFileSizeBeforeAllocating) {
+  // 2^31 x 2^31 one-byte values (4 EiB) claimed by a 16-byte file: a vector of that size would
+  // throw std::length_error, not the file error.
+  expect_idx_error(write_bytes("huge", idx_bytes({1u << 31, 1u << 31}, 4)),
+                   "dimensions 2147483648x2147483648 need 4611686018427387904 bytes of data, the file has 4");
+}
+
+TEST_F(IdxTest, NotARegularFile) { expect_idx_error("/dev/null", "not a regular file"); }
 
 TEST_F(IdxTest, TrailingGarbage) {
   expect_idx_error(write_bytes("long", idx_bytes({2, 3}, 7)), "trailing garbage: 1 bytes");

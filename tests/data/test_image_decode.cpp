@@ -4,8 +4,12 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <csetjmp>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +19,23 @@
 #include <vector>
 
 #include "pure16/data/image.h"
+
+// The largest single allocation through operator new since the last reset. This test binary
+// replaces the global operator new and delete (with malloc and free, as libstdc++'s are) to check
+// that a decoder does not allocate for what a header claims before the data backs it.
+// They are kept out of line: GCC 12, seeing malloc and free inlined into std::allocator, takes
+// the pair for a mismatch (-Wmismatched-new-delete).
+std::atomic<size_t> largest_allocation{0};
+
+[[gnu::noinline]] void* operator new(size_t size) {
+  size_t largest = largest_allocation.load(std::memory_order_relaxed);
+  while (size > largest && !largest_allocation.compare_exchange_weak(largest, size, std::memory_order_relaxed)) {
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace pure16::data {
 namespace {
@@ -321,6 +342,95 @@ TEST_F(ImageFiles, BadFilesAreErrorsNamingTheFile) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("record 7 of shard.bin"), std::string::npos) << e.what();
   }
+}
+
+// Expects decoding `bytes` to throw std::runtime_error naming `source` and saying `what`.
+void expect_memory_error(const std::vector<uint8_t>& bytes, const std::string& source, const std::string& what) {
+  try {
+    decode_image(bytes.data(), bytes.size(), source);
+    ADD_FAILURE() << source << " decoded; expected '" << what << "'";
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(source), std::string::npos) << "message does not name " << source << ": " << message;
+    EXPECT_NE(message.find(what), std::string::npos) << "message lacks '" << what << "': " << message;
+  }
+}
+
+TEST_F(ImageFiles, EveryTruncationIsAnError) {
+  write_png(dir_ / "a.png", noise(6, 7, 3));
+  RawPng interlaced;
+  interlaced.width = 7, interlaced.height = 5, interlaced.interlaced = true, interlaced.color_type = PNG_COLOR_TYPE_GRAY;
+  interlaced.rows.assign(5, std::vector<uint8_t>(7, 200));
+  write_raw_png(dir_ / "interlaced.png", interlaced);
+  write_jpeg(dir_ / "a.jpg", gradient(16, 24, 3));
+  for (const char* name : {"a.png", "interlaced.png", "a.jpg"}) {
+    const std::vector<uint8_t> bytes = read_bytes(dir_ / name);
+    ASSERT_NO_THROW(decode_image(bytes.data(), bytes.size(), name));
+    for (size_t n = 1; n < bytes.size(); ++n) {
+      SCOPED_TRACE(std::string(name) + " cut to " + std::to_string(n) + " bytes");
+      const std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + ptrdiff_t(n));
+      expect_memory_error(prefix, name, n < 3 ? "not a JPEG or PNG" : (name[2] == 'j' ? "JPEG" : "PNG"));
+    }
+  }
+}
+
+// Writes a big-endian u32 at `at`.
+void put_u32(std::vector<uint8_t>& bytes, size_t at, uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[at + size_t(i)] = uint8_t(value >> (24 - 8 * i));
+}
+
+// A valid small PNG whose header is rewritten to claim width x height (with a correct CRC, so
+// only the claim itself is wrong). Layout: signature (8), IHDR length (4), "IHDR" (4), width,
+// height, depth, colour type, compression, filter, interlace (13), CRC (4).
+std::vector<uint8_t> png_claiming(const fs::path& small_png, uint32_t width, uint32_t height, bool interlaced) {
+  std::vector<uint8_t> bytes = read_bytes(small_png);
+  put_u32(bytes, 16, width);
+  put_u32(bytes, 20, height);
+  bytes[28] = interlaced ? 1 : 0;
+  put_u32(bytes, 29, uint32_t(crc32(0, bytes.data() + 12, 17)));
+  return bytes;
+}
+
+// A valid small baseline JPEG whose frame header (SOF0: marker, length, precision, height, width)
+// is rewritten to claim width x height.
+std::vector<uint8_t> jpeg_claiming(const fs::path& small_jpeg, uint16_t width, uint16_t height) {
+  std::vector<uint8_t> bytes = read_bytes(small_jpeg);
+  size_t sof = 0;
+  while (sof + 9 < bytes.size() && !(bytes[sof] == 0xff && bytes[sof + 1] == 0xc0)) ++sof;
+  EXPECT_LT(sof + 9, bytes.size()) << "no SOF0 marker";
+  bytes[sof + 5] = uint8_t(height >> 8), bytes[sof + 6] = uint8_t(height);
+  bytes[sof + 7] = uint8_t(width >> 8), bytes[sof + 8] = uint8_t(width);
+  return bytes;
+}
+
+TEST_F(ImageFiles, HeadersClaimingHugeImagesAreRejectedBeforeAllocating) {
+  write_png(dir_ / "small.png", noise(8, 8, 3));
+  write_jpeg(dir_ / "small.jpg", gradient(16, 16, 3));
+  // Over the pixel limit (2^28).
+  expect_memory_error(png_claiming(dir_ / "small.png", 20000, 20000, false), "big.png", "more pixels than the limit");
+  expect_memory_error(jpeg_claiming(dir_ / "small.jpg", 20000, 20000), "big.jpg", "more than the limit");
+
+  // Within the limit, but far more than the data holds: 16384^2 RGB pixels (805 MB) in a
+  // PNG of a hundred bytes, interlaced (which needs the whole buffer at once) or not.
+  for (bool interlaced : {false, true}) {
+    largest_allocation = 0;
+    expect_memory_error(png_claiming(dir_ / "small.png", 16384, 16384, interlaced), "claims.png",
+                        "a 16384x16384 image cannot be compressed into");
+    EXPECT_LT(largest_allocation.load(), size_t(1) << 20) << "interlaced " << interlaced;
+  }
+  // A scan whose data ends at the end-of-image marker, long before the image does: libjpeg would
+  // fill the missing rows with gray.
+  std::vector<uint8_t> short_scan = read_bytes(dir_ / "small.jpg");
+  short_scan.resize(short_scan.size() - 40);
+  short_scan.insert(short_scan.end(), {0xff, 0xd9});
+  expect_memory_error(short_scan, "short_scan.jpg", "truncated JPEG: Corrupt JPEG data: premature end of data segment");
+
+  // 8192^2 (201 MB) in a JPEG cut short in its scan: decoding stops where the data does.
+  std::vector<uint8_t> jpeg = jpeg_claiming(dir_ / "small.jpg", 8192, 8192);
+  jpeg.resize(jpeg.size() - 40);
+  largest_allocation = 0;
+  expect_memory_error(jpeg, "claims.jpg", "truncated JPEG");
+  EXPECT_LT(largest_allocation.load(), size_t(4) << 20);
 }
 
 TEST_F(ImageFiles, WritersRejectWhatTheyCannotWrite) {

@@ -2,7 +2,11 @@
 // in memory as 32x32x3 HWC images.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "pure16/data/image.h"
 
@@ -21,5 +25,19 @@ ImageSplit load_cifar10(const std::filesystem::path& dir);
 /// bytes; the label is the fine one (100 classes). Errors as for load_cifar10, with coarse
 /// labels checked against [0, 20).
 ImageSplit load_cifar100(const std::filesystem::path& dir);
+
+enum class CifarVariant { cifar10, cifar100 };
+
+/// The records of one batch file, converted to HWC.
+struct CifarBatch {
+  std::vector<uint8_t> pixels;  // (N, 32, 32, 3)
+  std::vector<int32_t> labels;  // (N), the fine label for CIFAR-100
+};
+
+/// Parses the bytes of one batch file of `variant`; `name` names it in errors. Throws
+/// std::runtime_error "cifar10 file <name>: ..." (or cifar100) for an empty file, a size that is
+/// not a whole number of records (truncated) and a label out of range. The loaders above read
+/// each file with it.
+CifarBatch parse_cifar_batch(std::string_view bytes, CifarVariant variant, const std::string& name);
 
 }  // namespace pure16::data

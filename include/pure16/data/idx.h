@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace pure16::data {
@@ -19,10 +21,15 @@ struct IdxArray {
   std::vector<uint8_t> values;  // prod(dims) values, row-major
 };
 
-/// Reads an unsigned-byte IDX file. Throws std::runtime_error naming the file when it is
-/// missing or unreadable, when the magic number or type code is wrong, when it has no
-/// dimensions, or when its length differs from what the header says (truncated header or
-/// payload, trailing bytes).
+/// Parses the bytes of an unsigned-byte IDX file; `name` names it in errors. Throws
+/// std::runtime_error "idx file <name>: ..." when the magic number or type code is wrong, when
+/// it has no dimensions or more than 16, or when its length differs from what the header says
+/// (truncated header or payload, trailing bytes). The header is checked against the byte count
+/// before anything is allocated.
+IdxArray parse_idx(std::string_view bytes, const std::string& name);
+
+/// Reads and parses an unsigned-byte IDX file; errors as parse_idx's, and for a file that is
+/// missing or unreadable.
 IdxArray read_idx(const std::filesystem::path& file);
 
 /// Writes `array` as an unsigned-byte IDX file (the inverse of read_idx; for tests and tools).

@@ -29,6 +29,8 @@ struct StoredTensor {
   std::string dtype;
   std::vector<int64_t> shape;  // empty: a scalar (one element)
   std::string data;
+
+  bool operator==(const StoredTensor&) const = default;
 };
 
 struct SafetensorsFile {
@@ -37,6 +39,7 @@ struct SafetensorsFile {
 
   /// nullptr when there is no tensor of that name.
   const StoredTensor* find(std::string_view name) const;
+  bool operator==(const SafetensorsFile&) const = default;
 };
 
 /// Bytes per element of a safetensors dtype name; throws std::invalid_argument for an unknown one.
