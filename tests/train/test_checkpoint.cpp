@@ -2,6 +2,7 @@
 // precision; what does not belong to the run is refused with the file and the mismatch named.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -255,6 +256,47 @@ TEST(Checkpoint, CorruptionIsCaughtEvenWhenTheFileStaysWellFormed) {
 
   write(bytes);
   EXPECT_EQ(restore_error(config, identity, path), "");
+}
+
+TEST(Checkpoint, MalformedMetadataIsRefusedByName) {
+  const fs::path dir = scratch("metadata");
+  const TrainConfig config = config_for(mlp_problem(), "pure-fp16");
+  const fs::path path = small_checkpoint(dir, config);
+  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
+  const io::SafetensorsFile good = io::read_safetensors(path);
+  const std::string document = good.metadata.at("pure16_checkpoint");
+  auto with_document = [&](const std::string& text) {
+    io::SafetensorsFile changed = good;
+    changed.metadata["pure16_checkpoint"] = text;
+    io::write_safetensors(path, changed);
+    return restore_error(config, identity, path);
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string text = document;
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  for (const std::string& bad : {std::string("{not json"), std::string("[1, 2]"), replaced("\"version\":1", "\"version\":7"),
+                                 replaced("\"position\":", "\"place\":"), replaced("\"step\":3", "\"step\":-3"),
+                                 replaced("\"scale\":", "\"scale\":\"big\",\"x\":")}) {
+    const std::string error = with_document(bad);
+    EXPECT_NE(error.find(path.string()), std::string::npos) << bad << ": " << error;
+  }
+  EXPECT_NE(with_document(replaced("\"version\":1", "\"version\":7")).find("version 7"), std::string::npos);
+  EXPECT_EQ(with_document(document), "");
+}
+
+TEST(Checkpoint, NonFiniteWeightsAreRefused) {
+  const fs::path dir = scratch("nonfinite");
+  const Problem& p = mlp_problem();
+  const TrainConfig config = config_for(p, "fp32");
+  train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, 10);
+  run.set_dataset(identity_of(p.split));
+  run.store().values().data<float>()[5] = NAN;
+  run.save(dir / "nan.safetensors");
+  const std::string error = restore_error(config, identity_of(p.split), dir / "nan.safetensors");
+  EXPECT_NE(error.find("NaN or infinite values in its weights"), std::string::npos) << error;
 }
 
 TEST(Checkpoint, ANonCheckpointSafetensorsFileIsRefused) {
