@@ -8,6 +8,8 @@
 //    README; left out to keep the suite within 20 minutes on 2 cores).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <filesystem>
 #include <memory>
 
@@ -70,6 +72,7 @@ TEST_P(LenetAccuracy, Reaches99PercentIn10Epochs) {
   config.seed = 0;
   const TrainResult result = train(config, *mnist());
   ASSERT_EQ(result.epochs.size(), 10u);
+  std::printf("[ lenet5 ] %s: test accuracy %.2f%% after 10 epochs\n", GetParam().c_str(), 100.0 * result.test_accuracy);
   EXPECT_GE(result.test_accuracy, 0.990) << GetParam();
 }
 
