@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite: first a Release build, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer, and last a short libFuzzer run over the file
-# readers (scripts/fuzz.sh). The sanitizer pass leaves out what only repeats work the Release pass
-# checks: the long training runs labelled "slow"; the kernel tests' second run under
+# Builds and runs the whole test suite: a Release build, then an AddressSanitizer and
+# UndefinedBehaviorSanitizer build, and last a short libFuzzer run over the file readers
+# (scripts/fuzz.sh). Each test runs once. Most run under the sanitizers only; these run in
+# Release instead: the long training runs labelled "slow"; the kernel tests' second run under
 # PURE16_ISA=scalar (it only adds the environment variable); the thread-count comparison (pure
 # arithmetic, twice); the ResNet checkpoint resumes (the MLP ones run the same save and restore
-# code on a model a hundred times smaller); and the SIGKILL-and-resume runs of the CLI (a process
-# test of that same code, about eight minutes under the sanitizers). Installs what it needs, MNIST
-# included (the real-data tests skip without it). Under 20 minutes on 2 cores (README).
+# code on a model a hundred times smaller); the SIGKILL-and-resume runs of the CLI (a process test
+# of that same code, about eight minutes under the sanitizers); the PyTorch comparisons; and the
+# command-line tests of tests/apps (processes of the CLI, whose library code the sanitizer pass
+# runs through the library's own tests; under the sanitizers they took five minutes).
+# Installs what it needs, MNIST included (the real-data tests skip without it). About 20
+# minutes on 2 cores (README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +23,22 @@ jobs=$(nproc)
 # multithreaded tests at once oversubscribes the cores, and spinning OpenMP barriers then make
 # runs tens of times slower.
 export OMP_NUM_THREADS=1
+# Each test runs once, in the build that checks it hardest: under the sanitizers, but for the
+# tests named above, which run in Release. Only their executables are built in Release.
+release_only='_env_scalar$|KillAndResume|ThreadCount|ResNetWithBatchNormStatistics|TorchvisionExport'
+release_targets=(pure16_cli kernels_test_gemm kernels_test_elementwise train_test_threads train_test_checkpoint
+  train_test_mnist_accuracy nn_test_resnet50_training train_test_torchvision_export apps_test_cli apps_test_cli_images
+  apps_test_cli_models apps_test_cli_resume apps_test_bench)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$jobs"
-ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900 --label-exclude slow
+if [ "${PURE16_SKIP_SANITIZERS:-0}" = 1 ]; then
+  cmake --build build -j "$jobs"
+  ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900 --label-exclude slow
+else
+  cmake --build build -j "$jobs" --target "${release_targets[@]}"
+  ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900 --label-regex apps
+  ctest --test-dir build -j "$jobs" --output-on-failure --timeout 900 --label-exclude 'slow|apps' \
+    --tests-regex "$release_only"
+fi
 OMP_NUM_THREADS=$jobs ctest --test-dir build --output-on-failure --timeout 1800 --label-regex slow
 
 if [ "${PURE16_SKIP_SANITIZERS:-0}" != 1 ]; then
@@ -32,8 +48,8 @@ if [ "${PURE16_SKIP_SANITIZERS:-0}" != 1 ]; then
     -DPURE16_SANITIZE=ON -DPURE16_BUILD_BENCH=OFF >/dev/null
   cmake --build build-sanitize -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-sanitize -j "$jobs" --output-on-failure --timeout 1800 --label-exclude slow \
-    --exclude-regex '_env_scalar$|KillAndResume|ThreadCount|ResNetWithBatchNormStatistics'
+    ctest --test-dir build-sanitize -j "$jobs" --output-on-failure --timeout 1800 --label-exclude 'slow|apps' \
+    --exclude-regex "$release_only"
 fi
 
 # 5 s of libFuzzer per reader, after a clang build of only the readers: under a minute on 2
