@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "pure16/kernels/elementwise.h"
+#include "pure16/train/run_log.h"
 
 namespace pure16::train {
 namespace {
@@ -21,7 +22,6 @@ constexpr std::string_view kFileSuffix = ".safetensors";
 }
 
 // JSON has no NaN (nlohmann writes null): a loss that was NaN comes back as NaN.
-nlohmann::json number(double value) { return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(); }
 double number_from(const nlohmann::json& json) { return json.is_null() ? NAN : json.get<double>(); }
 
 // FNV-1a over 8-byte words (then the tail bytes): quick over hundreds of megabytes, and any
@@ -89,21 +89,6 @@ PrecisionPolicy policy_from_json(const nlohmann::json& j) {
   p.update_rounding = parse_rounding(j.at("rounding").get<std::string>());
   p.validate();
   return p;
-}
-
-nlohmann::json record_json(const EpochRecord& r) {
-  return {{"epoch", r.epoch},
-          {"lr", r.lr},
-          {"train_loss", number(r.train_loss)},
-          {"test_loss", number(r.test_loss)},
-          {"test_accuracy", r.test_accuracy},
-          {"test_top5_accuracy", r.test_top5_accuracy},
-          {"images_per_second", r.images_per_second},
-          {"seconds", r.seconds},
-          {"loss_scale", r.loss_scale},
-          {"skipped_steps", r.skipped_steps},
-          {"steps", r.steps},
-          {"partial", r.partial}};
 }
 
 EpochRecord record_from_json(const nlohmann::json& j) {
@@ -288,7 +273,7 @@ io::SafetensorsFile checkpoint_contents(const Run& run) {
 
   const LossScalerState scaler = run.scaler().state();
   nlohmann::json history = nlohmann::json::array();
-  for (const EpochRecord& r : run.history()) history.push_back(record_json(r));
+  for (const EpochRecord& r : run.history()) history.push_back(epoch_json(r));  // the run log's record
   const nlohmann::json doc{{"version", kFormatVersion},
                            {"run", run_description_json(run)},
                            {"position", position_json(run.position())},
