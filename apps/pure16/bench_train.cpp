@@ -57,7 +57,7 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   train::TrainConfig config;
   config.model = c.model;
   config.policy = train::make_policy(c.precision, "", "", o.accumulation);
-  config.sgd = optim::SgdConfig{0.01f, 0.9f, 0.0f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.01f, 0.9f, 0.0f, false);
   config.batch_size = batch;
   train::Run run(config, info.sample_shape, info.num_classes, 1);
   const PrecisionPolicy& policy = config.policy;

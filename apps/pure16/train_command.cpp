@@ -110,7 +110,7 @@ int run_train(const TrainCommand& c) {
   std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << data.train_size << " train, "
             << data.test_size << " test), batch " << o.batch_size << ", lr " << o.lr << " (" << o.lr_schedule
             << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
-            << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
+            << ", optimizer " << o.optimizer << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
   if (!resume_from.empty())
     std::cout << "resumed from " << resume_from.string() << " at step " << run.position().step << " (epoch "
@@ -140,7 +140,21 @@ int run_train(const TrainCommand& c) {
     run.add_callback(*checkpointer);
   }
 
-  const train::TrainResult result = run.fit(*sources.train, *sources.test);
+  train::TrainResult result;
+  try {
+    result = run.fit(*sources.train, *sources.test);
+  } catch (const train::Diverged& e) {
+    // The log ends with a final record that says so, so a runner reading it knows the run is over.
+    if (log) {
+      nlohmann::json record = train::final_json(run.result());
+      record["diverged"] = true;
+      record["diverged_at_step"] = e.step();
+      record["message"] = e.what();
+      log->append(record);
+    }
+    std::fprintf(stderr, "pure16 train: %s\n", e.what());
+    return kExitDiverged;
+  }
   std::printf("final test_accuracy %.2f%%  parameters %lld  weights %lld B  gradients %lld B  optimizer %lld B  "
               "master weights %lld B  activations %lld B\n",
               100.0 * result.test_accuracy, (long long)result.parameters, (long long)result.memory.weights_bytes,
@@ -185,8 +199,25 @@ Command add_train_command(CLI::App& app) {
           return std::string(e.what());
         }
       });
+  train::LossScaleTuning* tune = &o->loss_scale_tuning;
+  sub->add_option("--loss-scale-init", tune->initial, "Initial dynamic loss scale (default 65536)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--loss-scale-growth-interval", tune->growth_interval,
+                  "Clean steps before the dynamic loss scale grows (default 2000)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--loss-scale-growth-factor", tune->growth_factor, "Growth factor of the loss scale (default 2)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--loss-scale-backoff", tune->backoff_factor, "Backoff factor of the loss scale (default 0.5)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--loss-scale-hysteresis", tune->hysteresis,
+                  "Overflows tolerated before the loss scale backs off, reset at each growth (default 1, as GradScaler)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--loss-scale-min", tune->min_scale, "Floor of the dynamic loss scale (default 1)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--loss-scale-max", tune->max_scale, "Ceiling of the dynamic loss scale (default 2^24)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--rounding", o->rounding, "Rounding of the weight update (default: the preset's)")
-      ->check(CLI::IsMember({"nearest", "stochastic"}));
+      ->check(CLI::IsMember(rounding_names()));
   sub->add_option("--accumulation", o->accumulation,
                   "GEMM accumulation: auto (f16-block where fp16 FMAs are native, else f32), f32, f16, or "
                   "f16-block (fp16 within blocks of 64 products, f32 across them) (default: the preset's, auto)")
@@ -208,11 +239,28 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--lr-gamma", o->lr_gamma, "Step schedule: factor at each milestone")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub->add_option("--momentum", o->momentum, "SGD momentum")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
-  sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum");
+  sub->add_option("--optimizer", o->optimizer, "Optimizer")
+      ->check(CLI::IsMember(optim::optimizer_names()))
+      ->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "Momentum (sgd, lars)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum (sgd)");
+  sub->add_option("--beta1", o->beta1, "Adam's first-moment decay")->check(CLI::Range(0.0f, 0.999999f))->capture_default_str();
+  sub->add_option("--beta2", o->beta2, "Adam's second-moment decay")->check(CLI::Range(0.0f, 0.999999f))->capture_default_str();
+  sub->add_option("--eps", o->eps, "Adam's epsilon")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_flag("--naive-adam", o->naive_adam,
+                "Adam as PyTorch runs it on fp16 tensors: every operation rounded to the state dtype (for the ablation)");
+  sub->add_option("--trust-coefficient", o->trust_coefficient, "LARS trust coefficient (eta)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   sub->add_option("--weight-decay", o->weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--dropout", o->dropout, "Dropout after hidden activations")->check(CLI::Range(0.0f, 0.99f))->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  sub->add_option("--divergence-window", o->divergence_window,
+                  "Stop when this many steps in a row overflow and are skipped")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_flag("--continue-on-divergence", o->continue_on_divergence,
+                "Keep training after the loss becomes NaN or every step is skipped (default: stop with exit status 3)");
   sub->add_option("--threads", command->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
   sub->add_option("--log", command->log, "Write one JSON object per epoch, and a final summary, to this file");
   sub->add_option("--checkpoint-dir", command->checkpoint_dir,

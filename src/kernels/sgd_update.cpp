@@ -35,9 +35,12 @@ void sgd_update_ref(const SgdUpdateArgs& a) {
       using G = typename decltype(grad_tag)::type;
       dispatch(with_momentum ? a.momentum_type : DType::f32, [&](auto momentum_tag) {
         using M = typename decltype(momentum_tag)::type;
+        dispatch(a.compensation ? a.compensation_type : DType::f32, [&](auto compensation_tag) {
+        using C = typename decltype(compensation_tag)::type;
         W* w = static_cast<W*>(a.weights);
         const G* g = static_cast<const G*>(a.grads);
         M* m = static_cast<M*>(a.momentum);
+        C* c = static_cast<C*>(a.compensation);
 #pragma omp parallel for schedule(static) if (a.n > kParallelThreshold)
         for (int64_t i = 0; i < a.n; ++i) {
           const uint64_t index = a.first_index + uint64_t(i);
@@ -49,8 +52,18 @@ void sgd_update_ref(const SgdUpdateArgs& a) {
             m[i] = round_from<M>(velocity, a.stochastic, a.seed, a.momentum_stream, index);
             direction = a.nesterov ? grad + a.momentum_factor * velocity : velocity;
           }
-          w[i] = round_from<W>(weight - a.lr * direction, a.stochastic, a.seed, a.weight_stream, index);
+          const float step_change = a.lr * direction;
+          if (c == nullptr) {
+            w[i] = round_from<W>(weight - step_change, a.stochastic, a.seed, a.weight_stream, index);
+            if (a.intended != nullptr) a.intended[i] = 0.0f - step_change;
+            continue;
+          }
+          const float change = (0.0f - step_change) + float(as_double(c[i]));
+          w[i] = from_double<W>(double(weight + change));
+          c[i] = from_double<C>(double(change - (float(as_double(w[i])) - weight)));
+          if (a.intended != nullptr) a.intended[i] = change;
         }
+        });
       });
     });
   });

@@ -24,11 +24,13 @@ void store_update(T* p, typename S::F x, Count count, const uint32_t* words) {
 template <class S>
 void sgd_update(const SgdUpdateArgs& a) {
   const bool with_momentum = a.momentum != nullptr;
-  if (a.weight_type == DType::f64 || a.grad_type == DType::f64 || (with_momentum && a.momentum_type == DType::f64))
+  // The intended changes are wanted on telemetry's sampled steps only; the reference gives the same bits.
+  if (a.weight_type == DType::f64 || a.grad_type == DType::f64 || (with_momentum && a.momentum_type == DType::f64) ||
+      (a.compensation != nullptr && a.compensation_type == DType::f64) || a.intended != nullptr)
     return sgd_update_ref(a);
   const auto is16 = [](DType t) { return t == DType::f16 || t == DType::bf16; };
   // Words are made only for the stores that round stochastically.
-  const bool random_weights = a.stochastic && is16(a.weight_type);
+  const bool random_weights = a.stochastic && is16(a.weight_type) && a.compensation == nullptr;
   const bool random_momentum = a.stochastic && with_momentum && is16(a.momentum_type);
   dispatch_vector(a.weight_type, [&](auto weight_tag) {
     using W = typename decltype(weight_tag)::type;
@@ -36,9 +38,12 @@ void sgd_update(const SgdUpdateArgs& a) {
       using G = typename decltype(grad_tag)::type;
       dispatch_vector(with_momentum ? a.momentum_type : DType::f32, [&](auto momentum_tag) {
         using M = typename decltype(momentum_tag)::type;
+        dispatch_vector(a.compensation ? a.compensation_type : DType::f32, [&](auto compensation_tag) {
+        using C = typename decltype(compensation_tag)::type;
         W* w = static_cast<W*>(a.weights);
         const G* g = static_cast<const G*>(a.grads);
         M* m = static_cast<M*>(a.momentum);
+        C* c = static_cast<C*>(a.compensation);
         const auto inv_scale = S::set1(a.inv_grad_scale), decay = S::set1(a.weight_decay);
         const auto mu = S::set1(a.momentum_factor), lr = S::set1(a.lr);
         const auto update = [&](int64_t i, auto count, const uint32_t* weight_words, const uint32_t* momentum_words) {
@@ -50,7 +55,10 @@ void sgd_update(const SgdUpdateArgs& a) {
             store_update<S>(m + i, velocity, count, momentum_words);
             direction = a.nesterov ? S::add(grad, S::mul(mu, velocity)) : velocity;
           }
-          store_update<S>(w + i, S::sub(weight, S::mul(lr, direction)), count, weight_words);
+          if (c == nullptr) return store_update<S>(w + i, S::sub(weight, S::mul(lr, direction)), count, weight_words);
+          const auto change = S::add(S::sub(S::zero(), S::mul(lr, direction)), S::load(c + i, count));
+          S::store(w + i, S::add(weight, change), count);
+          S::store(c + i, S::sub(change, S::sub(S::load(w + i, count), weight)), count);
         };
         parallel_chunks(a.n, [&](int64_t begin, int64_t end) {
           if (random_weights && random_momentum) {
@@ -65,6 +73,7 @@ void sgd_update(const SgdUpdateArgs& a) {
           } else {
             sweep<S>(begin, end, [&](int64_t i, auto count) { update(i, count, nullptr, nullptr); });
           }
+        });
         });
       });
     });

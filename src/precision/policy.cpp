@@ -1,6 +1,8 @@
 #include "pure16/precision/policy.h"
 
+#include <array>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -30,11 +32,24 @@ const std::vector<PresetRow>& preset_rows() {
        }},
       // Stochastic rounding keeps updates smaller than half an fp16 ulp of the weight from being
       // lost on average; loss scaling keeps small gradients above fp16's subnormal range.
+      // Apex O3: fp16 everything, nothing to protect small gradients or small updates.
+      {{"pure-fp16-naive", "every tensor of the training state in fp16, no loss scaling, rounding to nearest (Apex O3)"},
+       [](PrecisionPolicy& p) { p.compute = p.master = p.optimizer_state = DType::f16; }},
+      // Stochastic rounding keeps updates smaller than half an fp16 ulp of the weight from being
+      // lost on average; loss scaling keeps small gradients above fp16's subnormal range.
       {{"pure-fp16", "every tensor of the training state in fp16, dynamic loss scaling, stochastic rounding"},
        [](PrecisionPolicy& p) {
          p.compute = p.master = p.optimizer_state = DType::f16;
          p.loss_scale.mode = LossScaleMode::dynamic;
          p.update_rounding = Rounding::stochastic;
+       }},
+      // The compensation buffer keeps exactly what rounding the weights dropped, one more fp16
+      // tensor the size of the weights.
+      {{"pure-fp16-kahan", "every tensor in fp16, dynamic loss scaling, Kahan-compensated update (fp16 buffer)"},
+       [](PrecisionPolicy& p) {
+         p.compute = p.master = p.optimizer_state = DType::f16;
+         p.loss_scale.mode = LossScaleMode::dynamic;
+         p.update_rounding = Rounding::kahan;
        }},
       {{"mixed-bf16", "bf16 model and gradients, fp32 master weights and momentum, no loss scaling"},
        [](PrecisionPolicy& p) { p.compute = DType::bf16; }},
@@ -44,6 +59,13 @@ const std::vector<PresetRow>& preset_rows() {
        [](PrecisionPolicy& p) {
          p.compute = p.master = p.optimizer_state = DType::bf16;
          p.update_rounding = Rounding::stochastic;
+       }},
+      {{"pure-bf16-naive", "every tensor of the training state in bf16, rounding to nearest"},
+       [](PrecisionPolicy& p) { p.compute = p.master = p.optimizer_state = DType::bf16; }},
+      {{"pure-bf16-kahan", "every tensor in bf16, Kahan-compensated update (bf16 buffer), no loss scaling"},
+       [](PrecisionPolicy& p) {
+         p.compute = p.master = p.optimizer_state = DType::bf16;
+         p.update_rounding = Rounding::kahan;
        }},
   };
   return rows;
@@ -91,8 +113,11 @@ void PrecisionPolicy::validate() const {
   if (f16_sums && compute != DType::f16)
     throw std::invalid_argument("precision " + name + ": " + std::string(kernels::accumulation_name(accumulation)) +
                                 " accumulation needs f16 compute");
-  if (loss_scale.mode != LossScaleMode::none && !(loss_scale.initial > 0 && std::isfinite(loss_scale.initial)))
-    throw std::invalid_argument("precision " + name + ": loss scale must be a positive finite number");
+  try {
+    loss_scale.validate();
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("precision " + name + ": " + e.what());
+  }
   if (compute == DType::f64 || master == DType::f64 || optimizer_state == DType::f64)
     throw std::invalid_argument("precision " + name + ": f64 is for reference checks, not training");
 }
@@ -137,10 +162,40 @@ LossScaleConfig parse_loss_scale(std::string_view text) {
   return config;
 }
 
+void LossScaleConfig::validate() const {
+  if (mode == LossScaleMode::none) return;
+  const auto normal = [](float v) { return std::isfinite(v) && v >= std::numeric_limits<float>::min(); };
+  if (!normal(initial)) throw std::invalid_argument("loss scale must be a positive finite normal number");
+  if (mode == LossScaleMode::fixed) return;
+  if (!normal(min_scale) || !normal(max_scale) || min_scale > max_scale)
+    throw std::invalid_argument("loss scale bounds must be positive finite normal numbers with min <= max, got [" +
+                                std::to_string(min_scale) + ", " + std::to_string(max_scale) + "]");
+  if (initial < min_scale || initial > max_scale)
+    throw std::invalid_argument("initial loss scale " + std::to_string(initial) + " lies outside [" +
+                                std::to_string(min_scale) + ", " + std::to_string(max_scale) + "]");
+  if (!(growth_factor > 1.0f) || !std::isfinite(growth_factor))
+    throw std::invalid_argument("loss scale growth factor must be a finite number above 1");
+  if (!(backoff_factor > 0.0f && backoff_factor < 1.0f))
+    throw std::invalid_argument("loss scale backoff factor must lie strictly between 0 and 1");
+  if (growth_interval <= 0) throw std::invalid_argument("loss scale growth interval must be positive");
+  if (hysteresis <= 0) throw std::invalid_argument("loss scale hysteresis must be positive");
+}
+
+namespace {
+constexpr std::array<std::pair<Rounding, std::string_view>, 3> kRoundings{
+    {{Rounding::nearest, "nearest"}, {Rounding::stochastic, "stochastic"}, {Rounding::kahan, "kahan"}}};
+}  // namespace
+
+std::vector<std::string> rounding_names() {
+  std::vector<std::string> names;
+  for (const auto& [rounding, name] : kRoundings) names.emplace_back(name);
+  return names;
+}
+
 Rounding parse_rounding(std::string_view text) {
-  if (text == "nearest") return Rounding::nearest;
-  if (text == "stochastic") return Rounding::stochastic;
-  throw std::invalid_argument("rounding '" + std::string(text) + "' is not nearest or stochastic");
+  for (const auto& [rounding, name] : kRoundings)
+    if (name == text) return rounding;
+  throw std::invalid_argument("rounding '" + std::string(text) + "' is not nearest, stochastic or kahan");
 }
 
 std::string loss_scale_name(const LossScaleConfig& config) {
@@ -155,6 +210,10 @@ std::string loss_scale_name(const LossScaleConfig& config) {
   return s;
 }
 
-std::string_view rounding_name(Rounding rounding) { return rounding == Rounding::nearest ? "nearest" : "stochastic"; }
+std::string_view rounding_name(Rounding rounding) {
+  for (const auto& [r, name] : kRoundings)
+    if (r == rounding) return name;
+  return "?";
+}
 
 }  // namespace pure16

@@ -12,7 +12,7 @@
 namespace pure16::train {
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
 constexpr const char* kMetadataKey = "pure16_checkpoint";
 constexpr std::string_view kFilePrefix = "checkpoint-step";
 constexpr std::string_view kFileSuffix = ".safetensors";
@@ -68,7 +68,10 @@ nlohmann::json policy_json(const PrecisionPolicy& p) {
             {"initial", p.loss_scale.initial},
             {"growth_factor", p.loss_scale.growth_factor},
             {"backoff_factor", p.loss_scale.backoff_factor},
-            {"growth_interval", p.loss_scale.growth_interval}}},
+            {"growth_interval", p.loss_scale.growth_interval},
+            {"hysteresis", p.loss_scale.hysteresis},
+            {"min_scale", p.loss_scale.min_scale},
+            {"max_scale", p.loss_scale.max_scale}}},
           {"rounding", rounding_name(p.update_rounding)}};
 }
 
@@ -86,9 +89,33 @@ PrecisionPolicy policy_from_json(const nlohmann::json& j) {
   p.loss_scale.growth_factor = s.at("growth_factor").get<float>();
   p.loss_scale.backoff_factor = s.at("backoff_factor").get<float>();
   p.loss_scale.growth_interval = s.at("growth_interval").get<int64_t>();
+  p.loss_scale.hysteresis = s.at("hysteresis").get<int64_t>();
+  p.loss_scale.min_scale = s.at("min_scale").get<float>();
+  p.loss_scale.max_scale = s.at("max_scale").get<float>();
   p.update_rounding = parse_rounding(j.at("rounding").get<std::string>());
   p.validate();
   return p;
+}
+
+nlohmann::json optimizer_json(const optim::OptimizerConfig& o) {
+  return {{"name", o.name},         {"lr", o.lr},       {"momentum", o.momentum}, {"weight_decay", o.weight_decay},
+          {"nesterov", o.nesterov}, {"beta1", o.beta1}, {"beta2", o.beta2},       {"eps", o.eps},
+          {"naive", o.naive},       {"trust_coefficient", o.trust_coefficient}};
+}
+
+optim::OptimizerConfig optimizer_from_json(const nlohmann::json& j) {
+  optim::OptimizerConfig o;
+  o.name = j.at("name").get<std::string>();
+  o.lr = j.at("lr").get<float>();
+  o.momentum = j.at("momentum").get<float>();
+  o.weight_decay = j.at("weight_decay").get<float>();
+  o.nesterov = j.at("nesterov").get<bool>();
+  o.beta1 = j.at("beta1").get<float>();
+  o.beta2 = j.at("beta2").get<float>();
+  o.eps = j.at("eps").get<float>();
+  o.naive = j.at("naive").get<bool>();
+  o.trust_coefficient = j.at("trust_coefficient").get<float>();
+  return o;
 }
 
 EpochRecord record_from_json(const nlohmann::json& j) {
@@ -138,7 +165,8 @@ nlohmann::json position_json(const RunPosition& p) {
           {"finite_batches", p.finite_batches},
           {"images", p.images},
           {"skipped_at_epoch_start", p.skipped_at_epoch_start},
-          {"seconds", p.seconds}};
+          {"seconds", p.seconds},
+          {"skipped_in_a_row", p.skipped_in_a_row}};
 }
 
 RunPosition position_from_json(const nlohmann::json& j) {
@@ -151,7 +179,8 @@ RunPosition position_from_json(const nlohmann::json& j) {
   p.images = j.at("images").get<int64_t>();
   p.skipped_at_epoch_start = j.at("skipped_at_epoch_start").get<int64_t>();
   p.seconds = j.at("seconds").get<double>();
-  if (p.step < 0 || p.epoch < 0 || p.batch < 0 || p.finite_batches < 0 || p.images < 0)
+  p.skipped_in_a_row = j.at("skipped_in_a_row").get<int64_t>();
+  if (p.skipped_in_a_row < 0 || p.step < 0 || p.epoch < 0 || p.batch < 0 || p.finite_batches < 0 || p.images < 0)
     throw std::invalid_argument("negative count in the position");
   return p;
 }
@@ -185,6 +214,8 @@ nlohmann::json checkpoint_document(const io::SafetensorsFile& contents, const st
 // The first difference between two configurations in what a resumed run must keep.
 std::string config_mismatch(const TrainConfig& mine, const TrainConfig& theirs) {
   if (mine.model != theirs.model) return "model: " + mine.model + " vs " + theirs.model;
+  if (mine.optimizer.name != theirs.optimizer.name)
+    return "optimizer: " + mine.optimizer.name + " vs " + theirs.optimizer.name;
   if (mine.model_options.dropout != theirs.model_options.dropout)
     return "dropout: " + std::to_string(mine.model_options.dropout) + " vs " + std::to_string(theirs.model_options.dropout);
   const nlohmann::json a = policy_json(mine.policy), b = policy_json(theirs.policy);
@@ -220,8 +251,7 @@ nlohmann::json config_json(const TrainConfig& c) {
   return {{"model", c.model},
           {"dropout", c.model_options.dropout},
           {"policy", policy_json(c.policy)},
-          {"sgd",
-           {{"lr", c.sgd.lr}, {"momentum", c.sgd.momentum}, {"weight_decay", c.sgd.weight_decay}, {"nesterov", c.sgd.nesterov}}},
+          {"optimizer", optimizer_json(c.optimizer)},
           {"lr_schedule", optim::lr_schedule_name(c.lr_schedule)},
           {"warmup_epochs", c.warmup_epochs},
           {"lr_milestones", c.lr_milestones},
@@ -230,7 +260,9 @@ nlohmann::json config_json(const TrainConfig& c) {
           {"max_steps", c.max_steps},
           {"batch_size", c.batch_size},
           {"eval_batch_size", c.eval_batch_size},
-          {"seed", std::to_string(c.seed)}};
+          {"seed", std::to_string(c.seed)},
+          {"divergence_window", c.divergence_window},
+          {"stop_on_divergence", c.stop_on_divergence}};
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {
@@ -239,9 +271,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.model = j.at("model").get<std::string>();
     c.model_options.dropout = j.at("dropout").get<float>();
     c.policy = policy_from_json(j.at("policy"));
-    const nlohmann::json& sgd = j.at("sgd");
-    c.sgd = optim::SgdConfig{sgd.at("lr").get<float>(), sgd.at("momentum").get<float>(),
-                             sgd.at("weight_decay").get<float>(), sgd.at("nesterov").get<bool>()};
+    c.optimizer = optimizer_from_json(j.at("optimizer"));
     c.lr_schedule = optim::parse_lr_schedule(j.at("lr_schedule").get<std::string>());
     c.warmup_epochs = j.at("warmup_epochs").get<double>();
     c.lr_milestones = j.at("lr_milestones").get<std::vector<double>>();
@@ -251,6 +281,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
     c.batch_size = j.at("batch_size").get<int64_t>();
     c.eval_batch_size = j.at("eval_batch_size").get<int64_t>();
     c.seed = std::stoull(j.at("seed").get<std::string>());
+    c.divergence_window = j.at("divergence_window").get<int64_t>();
+    c.stop_on_divergence = j.at("stop_on_divergence").get<bool>();
     c.validate();
     return c;
   } catch (const nlohmann::json::exception& e) {
@@ -262,24 +294,30 @@ io::SafetensorsFile checkpoint_contents(const Run& run) {
   io::SafetensorsFile contents;
   auto& model = const_cast<Run&>(run).model();  // parameters() is not const; nothing is changed
   const nn::ParameterStore& store = run.store();
-  const Tensor& momentum = run.optimizer().momentum_buffer();
+  const std::vector<optim::StateArena> arenas = const_cast<Run&>(run).optimizer().state_arenas();
   for (nn::Parameter* p : model.parameters()) {
     contents.tensors.push_back(io::to_stored("weights." + p->name, p->value));
     if (store.has_master_copy())
       contents.tensors.push_back(io::to_stored("master." + p->name, slice(const_cast<nn::ParameterStore&>(store).master(), *p)));
-    if (momentum.defined()) contents.tensors.push_back(io::to_stored("momentum." + p->name, slice(momentum, *p)));
+    for (const optim::StateArena& arena : arenas)
+      contents.tensors.push_back(io::to_stored(arena.name + "." + p->name, slice(*arena.tensor, *p)));
   }
   for (nn::Parameter* b : model.buffers()) contents.tensors.push_back(io::to_stored("buffers." + b->name, b->value));
 
   const LossScalerState scaler = run.scaler().state();
   nlohmann::json history = nlohmann::json::array();
   for (const EpochRecord& r : run.history()) history.push_back(epoch_json(r));  // the run log's record
+  nlohmann::json optimizer_scalars = nlohmann::json::object();
+  for (const auto& [name, value] : run.optimizer().state_scalars()) optimizer_scalars[name] = value;
   const nlohmann::json doc{{"version", kFormatVersion},
                            {"run", run_description_json(run)},
                            {"position", position_json(run.position())},
                            {"loss_scaler",
-                            {{"scale", scaler.scale}, {"clean_steps", scaler.clean_steps}, {"skipped", scaler.skipped}}},
-                           {"momentum_started", run.optimizer().momentum_started()},
+                            {{"scale", scaler.scale},
+                             {"clean_steps", scaler.clean_steps},
+                             {"skipped", scaler.skipped},
+                             {"hysteresis_left", scaler.hysteresis_left}}},
+                           {"optimizer", optimizer_scalars},
                            {"history", history},
                            {"tensors_hash", std::to_string(tensors_hash(contents))}};
   contents.metadata[kMetadataKey] = doc.dump();
@@ -351,9 +389,9 @@ void Run::restore(const io::SafetensorsFile& contents, const std::string& file) 
       load_slice(contents, file, "master." + p->name, store_.master(), *p);
       expected.push_back("master." + p->name);
     }
-    if (optimizer_->momentum_buffer().defined()) {
-      load_slice(contents, file, "momentum." + p->name, optimizer_->momentum_buffer(), *p);
-      expected.push_back("momentum." + p->name);
+    for (const optim::StateArena& arena : optimizer_->state_arenas()) {
+      load_slice(contents, file, arena.name + "." + p->name, *arena.tensor, *p);
+      expected.push_back(arena.name + "." + p->name);
     }
   }
   for (nn::Parameter* b : model_->buffers()) {
@@ -366,12 +404,16 @@ void Run::restore(const io::SafetensorsFile& contents, const std::string& file) 
       fail(file, "checkpoint has a tensor this run does not: " + t.name);
   check_finite(store_.values(), store_.numel(), file, "weights");
   check_finite(store_.master(), store_.numel(), file, "master weights");
-  check_finite(optimizer_->momentum_buffer(), store_.numel(), file, "momentum");
+  for (const optim::StateArena& arena : optimizer_->state_arenas())
+    check_finite(*arena.tensor, store_.numel(), file, "optimizer's " + arena.name);
 
   try {
     const nlohmann::json& s = doc.at("loss_scaler");
-    scaler_.restore({s.at("scale").get<float>(), s.at("clean_steps").get<int64_t>(), s.at("skipped").get<int64_t>()});
-    optimizer_->set_momentum_started(doc.at("momentum_started").get<bool>());
+    scaler_.restore({s.at("scale").get<float>(), s.at("clean_steps").get<int64_t>(), s.at("skipped").get<int64_t>(),
+                     s.at("hysteresis_left").get<int64_t>()});
+    optim::StateScalars scalars;
+    for (const auto& [name, value] : doc.at("optimizer").items()) scalars.emplace_back(name, value.get<double>());
+    optimizer_->restore_scalars(scalars);
   } catch (const std::exception& e) {
     fail(file, std::string("checkpoint metadata: ") + e.what());
   }

@@ -14,14 +14,16 @@ void TrainConfig::validate() const {
     throw std::invalid_argument("evaluation batch size must be positive, got " + std::to_string(eval_batch_size));
   if (!(warmup_epochs >= 0) || !std::isfinite(warmup_epochs))
     throw std::invalid_argument("warm-up epochs must be a finite non-negative number, got " + std::to_string(warmup_epochs));
+  if (divergence_window <= 0)
+    throw std::invalid_argument("divergence window must be positive, got " + std::to_string(divergence_window));
   policy.validate();
-  sgd.validate();
+  optimizer.validate();
 }
 
 optim::LrSchedule make_lr_schedule(const TrainConfig& config, int64_t steps_per_epoch) {
   optim::LrSchedule schedule;
   schedule.kind = config.lr_schedule;
-  schedule.base_lr = config.sgd.lr;
+  schedule.base_lr = config.optimizer.lr;
   schedule.gamma = config.lr_gamma;
   const auto to_steps = [&](double epochs) { return int64_t(std::llround(epochs * double(steps_per_epoch))); };
   schedule.warmup_steps = to_steps(config.warmup_epochs);

@@ -5,9 +5,17 @@
 namespace pure16::train {
 
 PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_scale, const std::string& rounding,
-                            const std::string& accumulation) {
+                            const std::string& accumulation, const LossScaleTuning& tuning) {
   PrecisionPolicy policy = PrecisionPolicy::preset(preset);
   if (!loss_scale.empty()) policy.loss_scale = parse_loss_scale(loss_scale);
+  LossScaleConfig& s = policy.loss_scale;
+  if (tuning.initial > 0) s.initial = tuning.initial;
+  if (tuning.growth_interval > 0) s.growth_interval = tuning.growth_interval;
+  if (tuning.growth_factor > 0) s.growth_factor = tuning.growth_factor;
+  if (tuning.backoff_factor > 0) s.backoff_factor = tuning.backoff_factor;
+  if (tuning.hysteresis > 0) s.hysteresis = tuning.hysteresis;
+  if (tuning.min_scale > 0) s.min_scale = tuning.min_scale;
+  if (tuning.max_scale > 0) s.max_scale = tuning.max_scale;
   if (!rounding.empty()) policy.update_rounding = parse_rounding(rounding);
   if (!accumulation.empty()) policy.accumulation = kernels::parse_accumulation(accumulation);
   policy.validate();
@@ -18,8 +26,14 @@ TrainConfig TrainOptions::config() const {
   TrainConfig config;
   config.model = model;
   config.model_options.dropout = dropout;
-  config.policy = make_policy(precision, loss_scale, rounding, accumulation);
-  config.sgd = optim::SgdConfig{lr, momentum, weight_decay, nesterov};
+  config.policy = make_policy(precision, loss_scale, rounding, accumulation, loss_scale_tuning);
+  config.optimizer = optim::OptimizerConfig::sgd(lr, momentum, weight_decay, nesterov);
+  config.optimizer.name = optimizer;
+  config.optimizer.beta1 = beta1;
+  config.optimizer.beta2 = beta2;
+  config.optimizer.eps = eps;
+  config.optimizer.naive = naive_adam;
+  config.optimizer.trust_coefficient = trust_coefficient;
   config.lr_schedule = optim::parse_lr_schedule(lr_schedule);
   config.warmup_epochs = warmup_epochs;
   config.lr_milestones = lr_milestones;
@@ -28,6 +42,8 @@ TrainConfig TrainOptions::config() const {
   config.max_steps = max_steps;
   config.batch_size = batch_size;
   config.seed = seed;
+  config.divergence_window = divergence_window;
+  config.stop_on_divergence = !continue_on_divergence;
   config.validate();
   return config;
 }

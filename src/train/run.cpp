@@ -42,7 +42,7 @@ Run::Run(const TrainConfig& config, const Shape& sample_shape, int64_t num_class
     throw std::invalid_argument("a run needs at least one batch an epoch, got " + std::to_string(steps_per_epoch));
   model_ = nn::build_model(config_.model, sample_shape_, num_classes_, config_.model_options);
   store_.build(model_->parameters(), config_.policy, config_.seed, model_->buffers());
-  optimizer_ = std::make_unique<optim::Sgd>(store_, config_.sgd, config_.policy, config_.seed);
+  optimizer_ = optim::make_optimizer(store_, config_.optimizer, config_.policy, config_.seed);
   schedule_ = make_lr_schedule(config_, steps_per_epoch_);
 }
 
@@ -71,9 +71,26 @@ StepResult Run::train_step(const data::Batch& batch) {
   const float scale_used = scaler_.scale();
   result.applied = scaler_.update(result.nonfinite);
   if (result.applied) optimizer_->step(scale_used, uint64_t(position_.step));
+  position_.skipped_in_a_row = result.applied ? 0 : position_.skipped_in_a_row + 1;
   ++position_.step;
+  if (config_.stop_on_divergence) check_divergence(result, scale_used);
   for (Callback* c : callbacks_) c->after_step(*this, result);
   return result;
+}
+
+void Run::check_divergence(const StepResult& step, float scale_used) const {
+  const int64_t at = position_.step - 1;
+  if (step.applied && (step.nonfinite || !std::isfinite(step.loss)))
+    throw Diverged("diverged at step " + std::to_string(at) + ": the loss is " + std::to_string(step.loss) +
+                       (step.nonfinite ? " and the gradients hold inf or NaN" : "") + " with loss scale " +
+                       std::to_string(scale_used) + " (" + loss_scale_name(policy_.loss_scale) +
+                       " loss scaling), and the update was applied, so the weights are no longer finite",
+                   at);
+  if (position_.skipped_in_a_row >= config_.divergence_window)
+    throw Diverged("diverged at step " + std::to_string(at) + ": the last " +
+                       std::to_string(position_.skipped_in_a_row) +
+                       " steps overflowed and were skipped, the loss scale is down to " + std::to_string(scaler_.scale()),
+                   at);
 }
 
 Tensor Run::logits(const Tensor& inputs) {
@@ -126,7 +143,8 @@ EpochRecord Run::finish_epoch(data::BatchSource& test_source) {
   record.steps = p.batch;
   record.partial = p.batch < steps_per_epoch_;
   history_.push_back(record);
-  position_ = RunPosition{position_.step, position_.epoch + 1, 0, 0, 0, 0, scaler_.skipped_steps(), 0};
+  position_ = RunPosition{position_.step, position_.epoch + 1, 0, 0, 0, 0, scaler_.skipped_steps(), 0,
+                          position_.skipped_in_a_row};
   return record;
 }
 

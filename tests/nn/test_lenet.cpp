@@ -20,7 +20,7 @@ TEST_P(LenetTraining, LossFallsOnAFixedBatch) {
   train::TrainConfig config;
   config.model = "lenet5";
   config.policy = policy;
-  config.sgd = optim::SgdConfig{0.05f, 0.9f, 0.0f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 0.0f, false);
   config.seed = 5;
   train::Run trainer(config, {28, 28, 1}, 10, 1);
 

@@ -22,7 +22,7 @@ TEST_P(ResNet50Training, LossIsFiniteAndFallsOnAFixedBatch) {
   train::TrainConfig config;
   config.model = "resnet50";
   config.policy = policy;
-  config.sgd = optim::SgdConfig{0.01f, 0.9f, 0.0f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.01f, 0.9f, 0.0f, false);
   config.seed = 11;
   train::Run trainer(config, {224, 224, 3}, 1000, 1);
 

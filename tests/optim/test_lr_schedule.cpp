@@ -78,7 +78,7 @@ TEST(LrSchedule, BadSettingsAreRejected) {
 
 TEST(LrSchedule, TrainConfigConvertsEpochsToSteps) {
   train::TrainConfig config;
-  config.sgd.lr = 0.2f;
+  config.optimizer.lr = 0.2f;
   config.epochs = 10;
   config.lr_schedule = LrScheduleKind::step;
   config.warmup_epochs = 0.5;

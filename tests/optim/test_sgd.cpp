@@ -31,7 +31,7 @@ struct Fixture {
 
 // The float64 model, fed the same stored gradients; returns the weights after `steps`.
 std::vector<double> reference_sgd(std::vector<double> w, const std::vector<std::vector<double>>& grads,
-                                  const SgdConfig& c, double grad_scale) {
+                                  const OptimizerConfig& c, double grad_scale) {
   std::vector<double> m(w.size(), 0.0);
   for (size_t s = 0; s < grads.size(); ++s)
     for (size_t i = 0; i < w.size(); ++i) {
@@ -43,7 +43,7 @@ std::vector<double> reference_sgd(std::vector<double> w, const std::vector<std::
   return w;
 }
 
-void expect_matches_reference(const PrecisionPolicy& policy, const SgdConfig& config, double grad_scale,
+void expect_matches_reference(const PrecisionPolicy& policy, const OptimizerConfig& config, double grad_scale,
                               double tolerance) {
   Fixture f(policy);
   Sgd sgd(f.store, config, policy, 9);
@@ -69,18 +69,18 @@ void expect_matches_reference(const PrecisionPolicy& policy, const SgdConfig& co
 
 TEST(Sgd, Fp32MatchesTorchSemantics) {
   // Each of 5 steps does ~6 binary32 operations per element on O(1) values.
-  const SgdConfig config{0.1f, 0.9f, 0.01f, false};
+  const OptimizerConfig config = OptimizerConfig::sgd(0.1f, 0.9f, 0.01f, false);
   expect_matches_reference(PrecisionPolicy::preset("fp32"), config, 1.0, 5 * 8 * 0x1.0p-24);
 }
 
 TEST(Sgd, NesterovMatchesTorchSemantics) {
-  const SgdConfig config{0.05f, 0.8f, 0.0f, true};
+  const OptimizerConfig config = OptimizerConfig::sgd(0.05f, 0.8f, 0.0f, true);
   expect_matches_reference(PrecisionPolicy::preset("fp32"), config, 1.0, 5 * 8 * 0x1.0p-24);
 }
 
 TEST(Sgd, MixedPrecisionUnscalesAndKeepsMaster) {
   // fp16 gradients carrying a loss scale of 1024; the master update is binary32.
-  const SgdConfig config{0.1f, 0.9f, 0.0f, false};
+  const OptimizerConfig config = OptimizerConfig::sgd(0.1f, 0.9f, 0.0f, false);
   expect_matches_reference(PrecisionPolicy::preset("mixed-fp16"), config, 1024.0, 5 * 8 * 0x1.0p-24);
 }
 
@@ -90,7 +90,7 @@ TEST(Sgd, PureFp16NearestStaysWithinRoundingOfReference) {
   // accumulates u|m| per step (|m| <= 1/(1-mu) * max|g| = 10 here).
   PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
   policy.update_rounding = Rounding::nearest;
-  const SgdConfig config{0.01f, 0.9f, 0.0f, false};
+  const OptimizerConfig config = OptimizerConfig::sgd(0.01f, 0.9f, 0.0f, false);
   const double u = 0x1.0p-11;
   const double per_step = u * 1.5 + 0.01 * 5 * u * 10;
   expect_matches_reference(policy, config, 1.0, 5 * per_step);
@@ -99,7 +99,7 @@ TEST(Sgd, PureFp16NearestStaysWithinRoundingOfReference) {
 TEST(Sgd, PureFp16StoresOnlyHalfPrecisionState) {
   const PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
   Fixture f(policy);
-  Sgd sgd(f.store, SgdConfig{0.1f, 0.9f, 0.0f, false}, policy, 1);
+  Sgd sgd(f.store, OptimizerConfig::sgd(0.1f, 0.9f, 0.0f, false), policy, 1);
   EXPECT_EQ(f.store.master().dtype(), DType::f16);
   EXPECT_FALSE(f.store.has_master_copy());
   EXPECT_EQ(sgd.momentum_buffer().dtype(), DType::f16);
@@ -109,11 +109,11 @@ TEST(Sgd, PureFp16StoresOnlyHalfPrecisionState) {
   EXPECT_EQ(sgd.state_bytes(), f.store.numel() * 2);
 }
 
-TEST(Sgd, StochasticRoundingKeepsTinyUpdatesOnAverage) {
+TEST(Sgd, StochasticAndKahanRoundingKeepTinyUpdates) {
   // Starting from 1, each step subtracts 2^-14, an eighth of the fp16 spacing just below 1
   // (2^-11). Nearest rounding loses every such update; stochastic rounding moves the expected
-  // value by exactly that much per step.
-  for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+  // value by exactly that much per step, and Kahan compensation the value itself.
+  for (Rounding rounding : {Rounding::nearest, Rounding::stochastic, Rounding::kahan}) {
     PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
     policy.update_rounding = rounding;
     nn::Parameter p;
@@ -122,7 +122,7 @@ TEST(Sgd, StochasticRoundingKeepsTinyUpdatesOnAverage) {
     p.init = nn::Init{nn::Init::Kind::ones, 0};
     nn::ParameterStore store;
     store.build({&p}, policy, 1);
-    Sgd sgd(store, SgdConfig{1.0f, 0.0f, 0.0f, false}, policy, 42);
+    Sgd sgd(store, OptimizerConfig::sgd(1.0f, 0.0f, 0.0f, false), policy, 42);
     const double update = 0x1.0p-14;
     store.grads().fill(update);
     const int steps = 64;
@@ -133,6 +133,11 @@ TEST(Sgd, StochasticRoundingKeepsTinyUpdatesOnAverage) {
     const double expected = 1.0 - steps * update;
     if (rounding == Rounding::nearest) {
       EXPECT_EQ(mean, 1.0);  // every update rounded away
+    } else if (rounding == Rounding::kahan) {
+      // The compensation holds the dropped updates until they add up to an ulp: every 8th step
+      // moves the weight by 2^-11, exactly; after 64 steps it is 1 - 2^-8 with nothing left over.
+      EXPECT_EQ(mean, expected);
+      EXPECT_EQ(sgd.state_bytes(), 4096 * 2);  // the compensation buffer, fp16
     } else {
       // Each element's final value has variance <= steps * (2^-11)^2 / 4; the mean of 4096 has
       // standard deviation <= sqrt(64/4/4096) * 2^-11; allow 5 sigma.
@@ -145,7 +150,7 @@ TEST(Sgd, StochasticRoundingIsReproducibleFromTheSeed) {
   auto run = [](uint64_t seed) {
     const PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
     Fixture f(policy);
-    Sgd sgd(f.store, SgdConfig{0.1f, 0.9f, 0.0f, false}, policy, seed);
+    Sgd sgd(f.store, OptimizerConfig::sgd(0.1f, 0.9f, 0.0f, false), policy, seed);
     for (int s = 0; s < 3; ++s) {
       f.set_grads(7 + s, 1.0);
       sgd.step(1.0f, uint64_t(s));
@@ -157,9 +162,12 @@ TEST(Sgd, StochasticRoundingIsReproducibleFromTheSeed) {
 }
 
 TEST(Sgd, RejectsBadHyperparameters) {
-  EXPECT_THROW((SgdConfig{-0.1f, 0.0f, 0.0f, false}.validate()), std::invalid_argument);
-  EXPECT_THROW((SgdConfig{0.1f, 0.0f, 0.0f, true}.validate()), std::invalid_argument);
-  EXPECT_THROW((SgdConfig{NAN, 0.0f, 0.0f, false}.validate()), std::invalid_argument);
+  EXPECT_THROW((OptimizerConfig::sgd(-0.1f, 0.0f, 0.0f, false).validate()), std::invalid_argument);
+  OptimizerConfig unknown = OptimizerConfig::sgd(0.1f, 0.0f);
+  unknown.name = "adagrad";
+  EXPECT_THROW(unknown.validate(), std::invalid_argument);
+  EXPECT_THROW((OptimizerConfig::sgd(0.1f, 0.0f, 0.0f, true).validate()), std::invalid_argument);
+  EXPECT_THROW((OptimizerConfig::sgd(NAN, 0.0f, 0.0f, false).validate()), std::invalid_argument);
 }
 
 }  // namespace

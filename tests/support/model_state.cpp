@@ -27,4 +27,12 @@ void calibrate_batchnorm(nn::Layer& model, const Tensor& x) {
   }
 }
 
+std::string optimizer_state_bytes(optim::Optimizer& optimizer) {
+  std::string bytes;
+  for (const optim::StateArena& arena : optimizer.state_arenas())
+    bytes += arena.name + std::string(static_cast<const char*>(arena.tensor->raw()), arena.tensor->nbytes());
+  for (const auto& [name, value] : optimizer.state_scalars()) bytes += name + std::to_string(value);
+  return bytes;
+}
+
 }  // namespace pure16::testing

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "pure16/nn/layer.h"
+#include "pure16/optim/optimizer.h"
 
 namespace pure16::testing {
 
@@ -18,5 +20,9 @@ void randomize_buffers(nn::Layer& model, uint64_t seed);
 /// and the logits depend on every weight. One training-mode forward from zero statistics leaves
 /// momentum * (batch statistics) in them (BatchNorm2d's default momentum, 0.1), scaled back here.
 void calibrate_batchnorm(nn::Layer& model, const Tensor& x);
+
+/// Every state arena of the optimizer, and its scalars, as bytes: equal strings mean an
+/// optimizer that continues identically.
+std::string optimizer_state_bytes(optim::Optimizer& optimizer);
 
 }  // namespace pure16::testing

@@ -11,6 +11,7 @@
 #include "pure16/data/synthetic.h"
 #include "pure16/io/safetensors.h"
 #include "pure16/train/checkpoint.h"
+#include "support/model_state.h"
 #include "support/preset_names.h"
 
 namespace pure16::train {
@@ -47,7 +48,7 @@ TrainConfig config_for(const Problem& p, const std::string& precision) {
   TrainConfig config;
   config.model = p.model;
   config.policy = PrecisionPolicy::preset(precision);
-  config.sgd = optim::SgdConfig{0.05f, 0.9f, 1e-4f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 1e-4f, false);
   config.lr_schedule = optim::LrScheduleKind::cosine;
   config.epochs = 2;
   config.batch_size = p.batch;
@@ -71,7 +72,7 @@ data::DatasetIdentity identity_of(const data::Split& split) {
 // Everything the run's arithmetic depends on, as bytes.
 std::string state_bytes(Run& run) {
   auto bytes = [](const Tensor& t) { return t.defined() ? std::string(static_cast<const char*>(t.raw()), t.nbytes()) : ""; };
-  return bytes(run.store().values()) + bytes(run.store().master()) + bytes(run.optimizer().momentum_buffer()) +
+  return bytes(run.store().values()) + bytes(run.store().master()) + testing::optimizer_state_bytes(run.optimizer()) +
          bytes(run.store().buffer_values());
 }
 

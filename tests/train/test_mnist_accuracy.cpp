@@ -37,7 +37,7 @@ TEST_P(MnistAccuracy, MlpReaches978PercentIn5Epochs) {
   if (!mnist()) GTEST_SKIP() << "MNIST not in " << data::default_data_dir("mnist");
   TrainConfig config;
   config.policy = PrecisionPolicy::preset(GetParam());
-  config.sgd = optim::SgdConfig{0.05f, 0.9f, 0.0f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 0.0f, false);
   config.epochs = 5;
   config.batch_size = 128;
   config.seed = 0;
@@ -65,7 +65,7 @@ TEST_P(LenetAccuracy, Reaches99PercentIn10Epochs) {
   TrainConfig config;
   config.model = "lenet5";
   config.policy = PrecisionPolicy::preset(GetParam());
-  config.sgd = optim::SgdConfig{0.05f, 0.9f, 5e-4f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 5e-4f, false);
   config.lr_schedule = optim::LrScheduleKind::cosine;
   config.epochs = 10;
   config.batch_size = 64;

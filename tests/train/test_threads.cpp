@@ -8,6 +8,7 @@
 #include "pure16/data/loader.h"
 #include "pure16/data/synthetic.h"
 #include "pure16/train/run.h"
+#include "support/model_state.h"
 #include "support/preset_names.h"
 
 namespace pure16::train {
@@ -26,7 +27,7 @@ std::string final_state(const Case& c, const std::string& precision, int threads
   config.model = c.model;
   config.model_options.dropout = c.dropout;
   config.policy = PrecisionPolicy::preset(precision);
-  config.sgd = optim::SgdConfig{0.05f, 0.9f, 1e-4f, true};
+  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 1e-4f, true);
   config.epochs = 2;  // 4 batches an epoch, the last of 3 samples
   config.batch_size = c.batch;
   config.eval_batch_size = 8;
@@ -39,7 +40,7 @@ std::string final_state(const Case& c, const std::string& precision, int threads
   run.fit(train_loader, test_loader);
   omp_set_num_threads(saved);
   auto bytes = [](const Tensor& t) { return t.defined() ? std::string(static_cast<const char*>(t.raw()), t.nbytes()) : ""; };
-  return bytes(run.store().values()) + bytes(run.store().master()) + bytes(run.optimizer().momentum_buffer()) +
+  return bytes(run.store().values()) + bytes(run.store().master()) + testing::optimizer_state_bytes(run.optimizer()) +
          bytes(run.store().buffer_values());
 }
 

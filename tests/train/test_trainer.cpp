@@ -16,7 +16,7 @@ const data::Split& small_problem() {
 TrainConfig small_config(const std::string& precision) {
   TrainConfig config;
   config.policy = PrecisionPolicy::preset(precision);
-  config.sgd = optim::SgdConfig{0.05f, 0.9f, 0.0f, false};
+  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 0.0f, false);
   config.epochs = 3;
   config.batch_size = 64;
   config.seed = 3;

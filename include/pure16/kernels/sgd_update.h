@@ -24,6 +24,12 @@ struct SgdUpdateArgs {
   float weight_decay = 0.0f;
   bool nesterov = false;
   bool first = false;  // the momentum buffer starts at the gradient (its contents are not read)
+  // Kahan-compensated weights: n elements of compensation_type holding what rounding dropped
+  // from each weight's last update, added to its next (nullptr: none). Weights then round to nearest.
+  void* compensation = nullptr;
+  DType compensation_type = DType::f16;
+  // When set, n floats: the change each weight was meant to get, before rounding (telemetry).
+  float* intended = nullptr;
   // Stochastic rounding of the stored results with fp16/bf16 dtypes (f32 and f64 store exactly
   // what binary32 holds); the random word of element i is Philox(seed, stream, first_index + i)
   // with the weights' and the momentum's own streams.
@@ -35,7 +41,8 @@ struct SgdUpdateArgs {
 ///   g = grad * inv_grad_scale + weight_decay * w
 ///   m = first ? g : momentum_factor * m + g              (with momentum)
 ///   d = nesterov ? g + momentum_factor * m : m           (d = g without momentum)
-///   w = w - lr * d
+///   w = w - lr * d                                       (without compensation)
+///   u = (0 - lr * d) + c;  w' = w + u;  c = u - (w' - w)  (with it: w' and c round to nearest)
 /// then m and w are stored, each rounded once. Every product and sum is rounded separately (no
 /// fused multiply-add), so each variant gives the reference's bits.
 void sgd_update(const SgdUpdateArgs& args);

@@ -15,17 +15,28 @@ namespace pure16 {
 enum class LossScaleMode { none, fixed, dynamic };
 
 /// Loss scaling. Dynamic follows PyTorch's GradScaler defaults: start at 2^16, double after
-/// growth_interval consecutive clean steps, halve and skip the step when a gradient is inf/NaN.
+/// growth_interval consecutive clean steps, halve and skip the step when a gradient is inf/NaN;
+/// and DeepSpeed's additions: `hysteresis` overflows are tolerated (skipped without lowering the
+/// scale) before the first backoff after each growth, and the scale stays within
+/// [min_scale, max_scale], so it never reaches 0 or a subnormal.
 struct LossScaleConfig {
   LossScaleMode mode = LossScaleMode::none;
   float initial = 65536.0f;  // the fixed scale when mode == fixed
   float growth_factor = 2.0f;
   float backoff_factor = 0.5f;
   int64_t growth_interval = 2000;
+  int64_t hysteresis = 1;  // 1: back off at every overflow, as GradScaler does
+  float min_scale = 1.0f;  // DeepSpeed's floor
+  float max_scale = 16777216.0f;  // 2^24
+
+  /// Throws std::invalid_argument naming the field out of range.
+  void validate() const;
 };
 
-/// How a value computed in binary32 registers is rounded when stored to a narrower dtype.
-enum class Rounding { nearest, stochastic };
+/// How a value computed in binary32 registers is rounded when stored to a narrower dtype: to
+/// nearest, stochastically, or (the weights only) to nearest with a Kahan compensation buffer
+/// that carries the rounding error into the next update.
+enum class Rounding { nearest, stochastic, kahan };
 
 /// A named preset, for listings.
 struct PresetInfo {
@@ -59,14 +70,15 @@ struct PrecisionPolicy {
   /// This policy with `automatic` accumulation replaced by what it runs as on the active ISA.
   PrecisionPolicy resolved() const;
 
-  /// Named presets (the table in docs/DESIGN.md): fp32, mixed-fp16, pure-fp16, mixed-bf16, pure-bf16.
+  /// Named presets (the table in docs/DESIGN.md).
   static PrecisionPolicy preset(std::string_view name);
   static std::vector<std::string> preset_names();
   static const std::vector<PresetInfo>& presets();
 };
 
 LossScaleConfig parse_loss_scale(std::string_view text);  // "none", "dynamic", or a positive number
-Rounding parse_rounding(std::string_view text);           // "nearest", "stochastic"
+Rounding parse_rounding(std::string_view text);           // an entry of rounding_names()
+std::vector<std::string> rounding_names();
 std::string loss_scale_name(const LossScaleConfig& config);
 std::string_view rounding_name(Rounding rounding);
 

@@ -2,11 +2,12 @@
 // bitwise (docs/DESIGN.md, "Checkpoints"). Tensors, per parameter under its path name:
 //   weights.<name>   the weights forward reads (compute dtype)
 //   master.<name>    the master copy, when the policy keeps one
-//   momentum.<name>  the optimizer's momentum, when there is momentum
+//   <arena>.<name>   each of the optimizer's state arenas: momentum (SGD, LARS), exp_avg and
+//                    exp_avg_sq (Adam), compensation (Kahan rounding)
 //   buffers.<name>   BatchNorm running statistics
 // and in __metadata__, "pure16_checkpoint": a JSON document with the configuration, the
 // precision policy, the dataset's identity, the position (step, epoch, batch and the epoch's
-// running sums), the loss scaler's state, the momentum's started flag, the epochs' records,
+// running sums), the loss scaler's state, the optimizer's scalars (updates applied), the epochs' records,
 // and a hash of all tensor bytes, so corruption that keeps the file well-formed is caught too.
 #pragma once
 

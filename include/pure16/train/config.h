@@ -8,7 +8,7 @@
 
 #include "pure16/nn/models.h"
 #include "pure16/optim/lr_schedule.h"
-#include "pure16/optim/sgd.h"
+#include "pure16/optim/optimizer.h"
 #include "pure16/precision/policy.h"
 
 namespace pure16::train {
@@ -17,7 +17,7 @@ struct TrainConfig {
   std::string model = "mlp";
   nn::ModelOptions model_options;
   PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
-  optim::SgdConfig sgd{0.05f, 0.9f, 0.0f, false};  // sgd.lr is the schedule's base rate
+  optim::OptimizerConfig optimizer;  // optimizer.lr is the schedule's base rate
   optim::LrScheduleKind lr_schedule = optim::LrScheduleKind::constant;
   double warmup_epochs = 0;
   std::vector<double> lr_milestones;  // step schedule: epochs (may be fractional) at which lr *= lr_gamma
@@ -27,6 +27,11 @@ struct TrainConfig {
   int64_t batch_size = 128;
   int64_t eval_batch_size = 1000;
   uint64_t seed = 0;
+  /// A run diverges when a step whose loss or gradients are not finite is applied (the weights
+  /// are then lost), or when `divergence_window` steps in a row are skipped by the loss scaler.
+  /// It then stops with train::Diverged, unless `stop_on_divergence` is false.
+  int64_t divergence_window = 100;
+  bool stop_on_divergence = true;
 
   /// Throws std::invalid_argument naming the first field that is out of range.
   void validate() const;

@@ -12,6 +12,17 @@
 
 namespace pure16::train {
 
+/// The dynamic loss scaler's settings; a zero or negative field keeps the preset's.
+struct LossScaleTuning {
+  float initial = 0;
+  int64_t growth_interval = 0;
+  float growth_factor = 0;
+  float backoff_factor = 0;
+  int64_t hysteresis = 0;
+  float min_scale = 0;
+  float max_scale = 0;
+};
+
 struct TrainOptions {
   std::string model = "mlp";
   std::string dataset = "mnist";
@@ -23,6 +34,7 @@ struct TrainOptions {
   std::string loss_scale;    // empty: the preset's
   std::string rounding;      // empty: the preset's
   std::string accumulation;  // empty: the preset's
+  LossScaleTuning loss_scale_tuning;
   int64_t epochs = 5;
   int64_t max_steps = 0;
   int64_t batch_size = 128;
@@ -31,11 +43,17 @@ struct TrainOptions {
   double warmup_epochs = 0;
   std::vector<double> lr_milestones;
   float lr_gamma = 0.1f;
+  std::string optimizer = "sgd";
   float momentum = 0.9f;
   float weight_decay = 0.0f;
   bool nesterov = false;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  bool naive_adam = false;
+  float trust_coefficient = 0.001f;
   float dropout = 0.0f;
   uint64_t seed = 0;
+  int64_t divergence_window = 100;
+  bool continue_on_divergence = false;
 
   /// Throws std::invalid_argument naming the option that is wrong.
   TrainConfig config() const;
@@ -44,6 +62,6 @@ struct TrainOptions {
 
 /// The precision preset `preset` with the overrides that are not empty applied, validated.
 PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_scale, const std::string& rounding,
-                            const std::string& accumulation);
+                            const std::string& accumulation, const LossScaleTuning& tuning = {});
 
 }  // namespace pure16::train

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,7 @@
 #include "pure16/nn/models.h"
 #include "pure16/nn/parameters.h"
 #include "pure16/optim/lr_schedule.h"
-#include "pure16/optim/sgd.h"
+#include "pure16/optim/optimizer.h"
 #include "pure16/precision/loss_scaler.h"
 #include "pure16/precision/policy.h"
 #include "pure16/train/config.h"
@@ -74,6 +75,17 @@ struct RunPosition {
   int64_t images = 0;
   int64_t skipped_at_epoch_start = 0;
   double seconds = 0;  // training time of the epoch so far
+  int64_t skipped_in_a_row = 0;  // steps the loss scaler skipped since the last applied one
+};
+
+/// Thrown by Run::train_step when the run diverges (TrainConfig::divergence_window says when).
+class Diverged : public std::runtime_error {
+ public:
+  Diverged(const std::string& what, int64_t step) : std::runtime_error(what), step_(step) {}
+  int64_t step() const { return step_; }
+
+ private:
+  int64_t step_;
 };
 
 /// Progress within an epoch of fit(), after a batch.
@@ -121,7 +133,8 @@ class Run {
   const data::DatasetIdentity& dataset() const { return dataset_; }
 
   /// One step on `batch` at the schedule's rate for the current step: forward, scaled loss
-  /// gradient, backward, overflow check, update. Advances the step count.
+  /// gradient, backward, overflow check, update. Advances the step count. Throws Diverged when
+  /// the run diverges and config().stop_on_divergence.
   StepResult train_step(const data::Batch& batch);
   /// The model's output for `inputs` (B, sample_shape...) in the compute dtype, in evaluation
   /// mode (BatchNorm's running statistics, no dropout).
@@ -150,8 +163,8 @@ class Run {
   nn::Sequential& model() { return *model_; }
   nn::ParameterStore& store() { return store_; }
   const nn::ParameterStore& store() const { return store_; }
-  optim::Sgd& optimizer() { return *optimizer_; }
-  const optim::Sgd& optimizer() const { return *optimizer_; }
+  optim::Optimizer& optimizer() { return *optimizer_; }
+  const optim::Optimizer& optimizer() const { return *optimizer_; }
   LossScaler& scaler() { return scaler_; }
   const LossScaler& scaler() const { return scaler_; }
   const optim::LrSchedule& schedule() const { return schedule_; }
@@ -166,6 +179,7 @@ class Run {
 
  private:
   EpochRecord finish_epoch(data::BatchSource& test_source);
+  void check_divergence(const StepResult& step, float scale_used) const;
 
   TrainConfig config_;
   PrecisionPolicy policy_;
@@ -174,7 +188,7 @@ class Run {
   int64_t steps_per_epoch_;
   std::unique_ptr<nn::Sequential> model_;
   nn::ParameterStore store_;
-  std::unique_ptr<optim::Sgd> optimizer_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
   LossScaler scaler_;
   optim::LrSchedule schedule_;
   RunPosition position_;
