@@ -40,7 +40,10 @@ TEST(Cli, BadValuesAreRejected) {
   for (const char* args : {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc",
                            "train --rounding up", "train --epochs 0", "train --batch-size -1", "train --lr x",
                            "train --model resnet9000", "train --lr-schedule linear",
-                           "train --lr-gamma 0", "train --warmup-epochs -1", "nonsense"}) {
+                           "train --lr-gamma 0", "train --warmup-epochs -1", "train --optimizer adagrad",
+                           "train --loss-scale-min 0", "train --loss-scale-init 0.5",
+                           "train --loss-scale-backoff 2 --max-steps 1 --dataset synthetic",
+                           "train --divergence-window 0", "nonsense"}) {
     const CliResult r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
@@ -111,6 +114,28 @@ TEST(Cli, RunLogRecordsTheAccumulationThatRan) {
   EXPECT_EQ(final_record(log)["precision"]["accumulation"], "f16-block");
   EXPECT_EQ(final_record(log)["precision"]["accumulation_requested"], "f16-block");
   EXPECT_NE(forced.err.find("note:"), std::string::npos) << forced.err;
+}
+
+// --lr 1e10 overflows every step after the first whatever the loss scale: the run says it diverged, ends its log
+// with a final record that says so, and exits with status 3, instead of finishing with a NaN loss.
+TEST(Cli, DivergingRunStopsWithItsOwnExitStatus) {
+  const auto log = scratch_dir() / "diverged.jsonl";
+  const CliResult r = run_cli("train --dataset synthetic --epochs 2 --batch-size 64 --threads 1 --lr 1e10 "
+                              "--divergence-window 30 --log " + log.string());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("diverged at step 30: the last 30 steps overflowed and were skipped"), std::string::npos) << r.err;
+  std::istringstream lines(read_file(log));
+  std::string line, last;
+  while (std::getline(lines, line)) last = line;
+  const nlohmann::json final_record = nlohmann::json::parse(last);
+  EXPECT_TRUE(final_record.at("final").get<bool>());
+  EXPECT_TRUE(final_record.at("diverged").get<bool>());
+  EXPECT_EQ(final_record.at("diverged_at_step").get<int>(), 30);  // step 0 applies (its gradients are finite) and wrecks the weights
+
+  const CliResult unchecked = run_cli("train --dataset synthetic --epochs 1 --max-steps 40 --batch-size 64 --threads 1 "
+                                      "--lr 1e10 --divergence-window 30 --continue-on-divergence");
+  EXPECT_EQ(unchecked.exit_code, 0) << unchecked.err;
+  EXPECT_NE(unchecked.out.find("loss_scale 1 "), std::string::npos) << unchecked.out;  // the floor
 }
 
 TEST(Cli, EveryPresetTrains) {

@@ -59,12 +59,13 @@ struct Case {
   bool with_momentum, nesterov, first, stochastic;
   int64_t n;
   uint64_t first_index;
+  bool kahan = false;  // a compensation buffer of the weights' dtype; weights then round to nearest
 };
 
 std::string describe(const Case& c) {
   return std::string("w ") + std::string(dtype_name(c.weight)) + " g " + std::string(dtype_name(c.grad)) + " m " +
          (c.with_momentum ? std::string(dtype_name(c.momentum)) : std::string("none")) +
-         (c.nesterov ? " nesterov" : "") + (c.first ? " first" : "") + (c.stochastic ? " stochastic" : " nearest") +
+         (c.nesterov ? " nesterov" : "") + (c.first ? " first" : "") + (c.kahan ? " kahan" : c.stochastic ? " stochastic" : " nearest") +
          " n=" + std::to_string(c.n) + " first_index=" + std::to_string(c.first_index);
 }
 
@@ -77,7 +78,9 @@ void check(const Case& c) {
   const Buffer m0 = Buffer::random(c.momentum, c.n, 3 + uint64_t(c.n), -0.5, 0.5);
   const float inv_scale = 1.0f / 1024.0f, lr = 0.1f, mu = 0.9f, wd = 5e-4f;
 
-  Buffer w_expected = w0, m_expected = m0;
+  const Buffer c0 = Buffer::random(c.weight, c.n, 4 + uint64_t(c.n), -1e-3, 1e-3);
+  Buffer w_expected = w0, m_expected = m0, c_expected = c0;
+  std::vector<float> intended_expected(size_t(c.n));
   for (int64_t i = 0; i < c.n; ++i) {
     const uint64_t index = c.first_index + uint64_t(i);
     const float weight = w0.get(i);
@@ -88,41 +91,62 @@ void check(const Case& c) {
       m_expected.store(i, velocity, c.stochastic, Philox4x32::word(seed, momentum_stream, index));
       direction = c.nesterov ? grad + mu * velocity : velocity;
     }
-    w_expected.store(i, weight - lr * direction, c.stochastic, Philox4x32::word(seed, weight_stream, index));
+    if (!c.kahan) {
+      w_expected.store(i, weight - lr * direction, c.stochastic, Philox4x32::word(seed, weight_stream, index));
+      intended_expected[size_t(i)] = 0.0f - lr * direction;
+      continue;
+    }
+    const float change = (0.0f - lr * direction) + c0.get(i);
+    w_expected.set(i, double(weight + change));
+    c_expected.set(i, double(change - (w_expected.get(i) - weight)));
+    intended_expected[size_t(i)] = change;
   }
 
+  // With `intended` the kernel also reports the change it meant to make (telemetry's sampled steps).
   for_each_isa([&](Isa isa) {
-    SCOPED_TRACE(std::string(isa_name(isa)));
-    Buffer w = w0, m = m0;
-    SgdUpdateArgs a;
-    a.weights = w.data();
-    a.weight_type = c.weight;
-    a.grads = g.bytes.data();
-    a.grad_type = c.grad;
-    if (c.with_momentum) {
-      a.momentum = m.data();
-      a.momentum_type = c.momentum;
+    for (bool with_intended : {false, true}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + (with_intended ? " with intended changes" : ""));
+      Buffer w = w0, m = m0, comp = c0;
+      std::vector<float> intended(size_t(c.n), NAN);
+      SgdUpdateArgs a;
+      a.weights = w.data();
+      a.weight_type = c.weight;
+      a.grads = g.bytes.data();
+      a.grad_type = c.grad;
+      if (c.with_momentum) {
+        a.momentum = m.data();
+        a.momentum_type = c.momentum;
+      }
+      a.n = c.n;
+      a.inv_grad_scale = inv_scale;
+      a.lr = lr;
+      a.momentum_factor = c.with_momentum ? mu : 0.0f;
+      a.weight_decay = wd;
+      a.nesterov = c.nesterov;
+      a.first = c.first;
+      a.stochastic = c.stochastic;
+      a.seed = seed;
+      a.weight_stream = weight_stream;
+      a.momentum_stream = momentum_stream;
+      a.first_index = c.first_index;
+      if (c.kahan) {
+        a.compensation = comp.data();
+        a.compensation_type = c.weight;
+      }
+      if (with_intended) a.intended = intended.data();
+      sgd_update(a);
+      int64_t bad_w = 0, bad_m = 0, first_bad = -1;
+      for (size_t b = 0; b < w.bytes.size(); ++b)
+        if (w.bytes[b] != w_expected.bytes[b] && bad_w++ == 0) first_bad = int64_t(b / dtype_size(c.weight));
+      for (size_t b = 0; b < m.bytes.size(); ++b) bad_m += m.bytes[b] != m_expected.bytes[b];
+      EXPECT_EQ(bad_w, 0) << "weights differ first at element " << first_bad << ": got " << w.get(first_bad)
+                          << ", expected " << w_expected.get(first_bad);
+      EXPECT_EQ(bad_m, 0) << "momentum bytes differ";
+      EXPECT_TRUE(comp.bytes == c_expected.bytes) << "compensation bytes differ";
+      if (with_intended) {
+        for (int64_t i = 0; i < c.n; ++i) ASSERT_EQ(intended[size_t(i)], intended_expected[size_t(i)]) << "element " << i;
+      }
     }
-    a.n = c.n;
-    a.inv_grad_scale = inv_scale;
-    a.lr = lr;
-    a.momentum_factor = c.with_momentum ? mu : 0.0f;
-    a.weight_decay = wd;
-    a.nesterov = c.nesterov;
-    a.first = c.first;
-    a.stochastic = c.stochastic;
-    a.seed = seed;
-    a.weight_stream = weight_stream;
-    a.momentum_stream = momentum_stream;
-    a.first_index = c.first_index;
-    sgd_update(a);
-    int64_t bad_w = 0, bad_m = 0, first_bad = -1;
-    for (size_t b = 0; b < w.bytes.size(); ++b)
-      if (w.bytes[b] != w_expected.bytes[b] && bad_w++ == 0) first_bad = int64_t(b / dtype_size(c.weight));
-    for (size_t b = 0; b < m.bytes.size(); ++b) bad_m += m.bytes[b] != m_expected.bytes[b];
-    EXPECT_EQ(bad_w, 0) << "weights differ first at element " << first_bad << ": got " << w.get(first_bad)
-                        << ", expected " << w_expected.get(first_bad);
-    EXPECT_EQ(bad_m, 0) << "momentum bytes differ";
   });
 }
 
@@ -133,6 +157,13 @@ TEST(SgdUpdate, EveryDtypeCombinationMatchesTheFormulaBitwise) {
     for (DType g : kStorage)
       for (DType m : kStorage)
         for (bool stochastic : {false, true}) check({w, g, m, true, false, false, stochastic, 37, 0});
+}
+
+TEST(SgdUpdate, KahanCompensationMatchesTheFormulaBitwise) {
+  for (DType w : kStorage)
+    for (DType g : {DType::f32, DType::f16})
+      for (int64_t n : {1, 17, 1000}) check({w, g, w, true, false, false, false, n, 0, true});
+  check({DType::f64, DType::f64, DType::f64, true, true, false, false, 33, 0, true});
 }
 
 TEST(SgdUpdate, MomentumVariantsAndTails) {

@@ -38,6 +38,22 @@ TEST(Policy, Presets) {
   EXPECT_EQ(pure_bf16.loss_scale.mode, LossScaleMode::none);
   EXPECT_EQ(pure_bf16.update_rounding, Rounding::stochastic);
 
+  for (const char* name : {"pure-fp16-naive", "pure-bf16-naive"}) {
+    const PrecisionPolicy naive = PrecisionPolicy::preset(name);
+    EXPECT_EQ(naive.master, naive.compute) << name;
+    EXPECT_EQ(naive.optimizer_state, naive.compute) << name;
+    EXPECT_EQ(naive.loss_scale.mode, LossScaleMode::none) << name;
+    EXPECT_EQ(naive.update_rounding, Rounding::nearest) << name;
+  }
+  const PrecisionPolicy kahan = PrecisionPolicy::preset("pure-fp16-kahan");
+  EXPECT_EQ(kahan.master, DType::f16);
+  EXPECT_EQ(kahan.loss_scale.mode, LossScaleMode::dynamic);
+  EXPECT_EQ(kahan.update_rounding, Rounding::kahan);
+  const PrecisionPolicy kahan_bf16 = PrecisionPolicy::preset("pure-bf16-kahan");
+  EXPECT_EQ(kahan_bf16.master, DType::bf16);
+  EXPECT_EQ(kahan_bf16.loss_scale.mode, LossScaleMode::none);
+  EXPECT_EQ(kahan_bf16.update_rounding, Rounding::kahan);
+
   const PrecisionPolicy mixed_bf16 = PrecisionPolicy::preset("mixed-bf16");
   EXPECT_EQ(mixed_bf16.compute, DType::bf16);
   EXPECT_EQ(mixed_bf16.master, DType::f32);
@@ -54,6 +70,12 @@ TEST(Policy, PresetListingsComeFromOneTable) {
     const PrecisionPolicy p = PrecisionPolicy::preset(names[i]);
     EXPECT_EQ(p.name, names[i]);
     EXPECT_NO_THROW(p.validate()) << names[i];
+    // No two presets are the same policy under two names.
+    for (size_t j = 0; j < i; ++j) {
+      PrecisionPolicy other = PrecisionPolicy::preset(names[j]);
+      other.name = p.name;
+      EXPECT_NE(other.describe(), p.describe()) << names[i] << " and " << names[j];
+    }
   }
 }
 
@@ -94,7 +116,8 @@ TEST(Policy, ParsesOptions) {
   EXPECT_EQ(fixed.initial, 128.0f);
   for (const char* bad : {"", "-1", "0", "abc", "12x", "inf", "nan"})
     EXPECT_THROW(parse_loss_scale(bad), std::invalid_argument) << bad;
-  EXPECT_EQ(parse_rounding("stochastic"), Rounding::stochastic);
+  for (const std::string& name : rounding_names()) EXPECT_EQ(rounding_name(parse_rounding(name)), name);
+  EXPECT_EQ(parse_rounding("kahan"), Rounding::kahan);
   EXPECT_THROW(parse_rounding("up"), std::invalid_argument);
 }
 
@@ -123,6 +146,82 @@ TEST(LossScaler, DynamicFollowsGradScalerDefaults) {
   scaler.update(true);  // an overflow resets the count of clean steps
   for (int i = 0; i < 1999; ++i) scaler.update(false);
   EXPECT_EQ(scaler.scale(), 32768.0f);
+}
+
+LossScaleConfig dynamic_config() {
+  LossScaleConfig config;
+  config.mode = LossScaleMode::dynamic;
+  return config;
+}
+
+// DeepSpeed's hysteresis: the first `hysteresis - 1` overflows after a growth are skipped
+// without lowering the scale; once it is used up every overflow halves the scale, until the
+// next growth restores it.
+TEST(LossScaler, HysteresisToleratesOverflowsUntilTheScaleGrows) {
+  LossScaleConfig config = dynamic_config();
+  config.hysteresis = 3;
+  config.growth_interval = 10;
+  LossScaler scaler(config);
+  EXPECT_FALSE(scaler.update(true));
+  EXPECT_FALSE(scaler.update(true));
+  EXPECT_EQ(scaler.scale(), 65536.0f);
+  EXPECT_FALSE(scaler.update(true));  // the third backs off
+  EXPECT_EQ(scaler.scale(), 32768.0f);
+  EXPECT_FALSE(scaler.update(true));  // and so does every one after it
+  EXPECT_EQ(scaler.scale(), 16384.0f);
+  EXPECT_EQ(scaler.skipped_steps(), 4);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(scaler.update(false));
+  EXPECT_EQ(scaler.scale(), 32768.0f);  // growth restores the tolerance
+  EXPECT_EQ(scaler.state().hysteresis_left, 3);
+  EXPECT_FALSE(scaler.update(true));
+  EXPECT_EQ(scaler.scale(), 32768.0f);
+  EXPECT_EQ(scaler.state().hysteresis_left, 2);
+}
+
+// An overflow that no scale cures (an lr of 1e10) used to drive the scale to 0.000122 and on
+// towards 0; it stops at the floor, and growth stops at the ceiling.
+TEST(LossScaler, ScaleStaysWithinItsFloorAndCeiling) {
+  LossScaleConfig config = dynamic_config();
+  LossScaler falling(config);
+  for (int i = 0; i < 200; ++i) falling.update(true);
+  EXPECT_EQ(falling.scale(), 1.0f);
+  EXPECT_EQ(falling.skipped_steps(), 200);
+  config.min_scale = 0.25f;
+  LossScaler lower(config);
+  for (int i = 0; i < 200; ++i) lower.update(true);
+  EXPECT_EQ(lower.scale(), 0.25f);
+
+  config = dynamic_config();
+  config.growth_interval = 1;
+  config.max_scale = 1 << 20;
+  LossScaler rising(config);
+  for (int i = 0; i < 100; ++i) rising.update(false);
+  EXPECT_EQ(rising.scale(), float(1 << 20));
+}
+
+TEST(LossScaler, RejectsScalesThatCouldReachZeroOrInfinity) {
+  const auto rejects = [](auto change) {
+    LossScaleConfig config = dynamic_config();
+    change(config);
+    return [&] {
+      try {
+        config.validate();
+      } catch (const std::invalid_argument&) {
+        return true;
+      }
+      return false;
+    }();
+  };
+  EXPECT_FALSE(rejects([](LossScaleConfig&) {}));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.min_scale = 0; }));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.min_scale = 1e-40f; }));  // subnormal
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.max_scale = INFINITY; }));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.min_scale = 4, c.max_scale = 2; }));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.initial = 0.5f; }));  // below the floor of 1
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.backoff_factor = 1; }));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.growth_factor = 1; }));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.growth_interval = 0; }));
+  EXPECT_TRUE(rejects([](LossScaleConfig& c) { c.hysteresis = 0; }));
 }
 
 TEST(LossScaler, NoneAndFixedNeverSkip) {

@@ -279,13 +279,13 @@ TEST(Checkpoint, MalformedMetadataIsRefusedByName) {
     EXPECT_NE(at, std::string::npos) << from;
     return text.replace(at, from.size(), to);
   };
-  for (const std::string& bad : {std::string("{not json"), std::string("[1, 2]"), replaced("\"version\":1", "\"version\":7"),
+  for (const std::string& bad : {std::string("{not json"), std::string("[1, 2]"), replaced("\"version\":2", "\"version\":7"),
                                  replaced("\"position\":", "\"place\":"), replaced("\"step\":3", "\"step\":-3"),
                                  replaced("\"scale\":", "\"scale\":\"big\",\"x\":")}) {
     const std::string error = with_document(bad);
     EXPECT_NE(error.find(path.string()), std::string::npos) << bad << ": " << error;
   }
-  EXPECT_NE(with_document(replaced("\"version\":1", "\"version\":7")).find("version 7"), std::string::npos);
+  EXPECT_NE(with_document(replaced("\"version\":2", "\"version\":7")).find("version 7"), std::string::npos);
   EXPECT_EQ(with_document(document), "");
 }
 

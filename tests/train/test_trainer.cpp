@@ -34,6 +34,29 @@ TEST_P(TrainPrecision, LearnsTheSyntheticTeacher) {
   EXPECT_EQ(result.steps, 3 * 32);
 }
 
+// The memory report is the policy table's row: weights and gradients in the compute dtype, a
+// master copy only where the master dtype differs, momentum in the state dtype, and with Kahan
+// rounding exactly one more buffer, of the master dtype.
+TEST_P(TrainPrecision, MemoryReportMatchesThePolicyTable) {
+  TrainConfig config = small_config(GetParam());
+  config.max_steps = 1;
+  const PrecisionPolicy& p = config.policy;
+  train::Run run(config, small_problem().train.sample_shape, small_problem().train.num_classes, 32);
+  const int64_t n = run.store().numel();
+  const nn::MemoryReport m = run.result().memory;
+  EXPECT_EQ(m.weights_bytes, n * int64_t(dtype_size(p.compute)));
+  EXPECT_EQ(m.gradients_bytes, n * int64_t(dtype_size(p.compute)));
+  EXPECT_EQ(m.master_weights_bytes, p.master == p.compute ? 0 : n * int64_t(dtype_size(p.master)));
+  const int64_t compensation = p.update_rounding == Rounding::kahan ? n * int64_t(dtype_size(p.master)) : 0;
+  EXPECT_EQ(m.optimizer_bytes, n * int64_t(dtype_size(p.optimizer_state)) + compensation);
+  std::vector<std::string> arenas;
+  for (const optim::StateArena& a : run.optimizer().state_arenas()) arenas.push_back(a.name);
+  const std::vector<std::string> expected =
+      p.update_rounding == Rounding::kahan ? std::vector<std::string>{"momentum", "compensation"}
+                                           : std::vector<std::string>{"momentum"};
+  EXPECT_EQ(arenas, expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Presets, TrainPrecision, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
                          testing::preset_test_name);
 
@@ -78,10 +101,47 @@ TEST(Train, DynamicLossScalingRecoversFromOverflow) {
   // scale halves until the gradients fit, then training proceeds.
   TrainConfig config = small_config("pure-fp16");
   config.policy.loss_scale.initial = 0x1.0p30f;
+  config.policy.loss_scale.max_scale = 0x1.0p30f;
   const TrainResult result = train(config, small_problem());
   EXPECT_GT(result.epochs.front().skipped_steps, 5);
   EXPECT_LT(result.epochs.front().loss_scale, 0x1.0p30f);
   EXPECT_GT(result.test_accuracy, 0.80);
+}
+
+// A learning rate of 1e10 overflows fp16 gradients whatever the loss scale: every step is
+// skipped, the scale sinks to its floor and stays there, and the run stops after the window
+// instead of "succeeding" with a NaN loss.
+TEST(Train, EndlessOverflowStopsTheRun) {
+  TrainConfig config = small_config("pure-fp16");
+  config.optimizer.lr = 1e10f;
+  config.divergence_window = 20;
+  try {
+    train(config, small_problem());
+    FAIL() << "the run did not stop";
+  } catch (const Diverged& e) {
+    EXPECT_NE(std::string(e.what()).find("steps overflowed and were skipped"), std::string::npos) << e.what();
+    EXPECT_GT(e.step(), 19);
+    EXPECT_LT(e.step(), 3 * 32 - 1);
+  }
+  config.stop_on_divergence = false;
+  const TrainResult unchecked = train(config, small_problem());
+  EXPECT_EQ(unchecked.steps, 3 * 32);
+  EXPECT_EQ(unchecked.epochs.back().loss_scale, 1.0);  // the floor, never 0
+}
+
+// Without loss scaling nothing skips a step: the first update made of inf or NaN ends the run.
+TEST(Train, NaNLossStopsTheRunAtOnce) {
+  for (const char* precision : {"pure-fp16-naive", "fp32"}) {
+    TrainConfig config = small_config(precision);
+    config.optimizer.lr = precision == std::string("fp32") ? 1e30f : 1e10f;
+    try {
+      train(config, small_problem());
+      FAIL() << precision << ": the run did not stop";
+    } catch (const Diverged& e) {
+      EXPECT_NE(std::string(e.what()).find("the weights are no longer finite"), std::string::npos) << e.what();
+      EXPECT_LT(e.step(), 10) << precision;
+    }
+  }
 }
 
 TEST(Train, SameSeedSameResult) {
