@@ -56,7 +56,9 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   omp_set_num_threads(threads);
   train::TrainConfig config;
   config.model = c.model;
-  config.policy = train::make_policy(c.precision, "", "", o.accumulation);
+  train::PolicyOverrides overrides;
+  overrides.accumulation = o.accumulation;
+  config.policy = train::make_policy(c.precision, overrides);
   config.optimizer = optim::OptimizerConfig::sgd(0.01f, 0.9f, 0.0f, false);
   config.batch_size = batch;
   train::Run run(config, info.sample_shape, info.num_classes, 1);

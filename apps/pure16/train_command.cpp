@@ -190,7 +190,7 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--precision", o->precision, "Precision policy")
       ->check(CLI::IsMember(PrecisionPolicy::preset_names()))
       ->capture_default_str();
-  sub->add_option("--loss-scale", o->loss_scale, "Loss scaling: none, dynamic or a number (default: the preset's)")
+  sub->add_option("--loss-scale", o->policy.loss_scale, "Loss scaling: none, dynamic or a number (default: the preset's)")
       ->check([](const std::string& s) {
         try {
           parse_loss_scale(s);
@@ -199,7 +199,7 @@ Command add_train_command(CLI::App& app) {
           return std::string(e.what());
         }
       });
-  train::LossScaleTuning* tune = &o->loss_scale_tuning;
+  train::LossScaleTuning* tune = &o->policy.loss_scale_tuning;
   sub->add_option("--loss-scale-init", tune->initial, "Initial dynamic loss scale (default 65536)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--loss-scale-growth-interval", tune->growth_interval,
@@ -216,12 +216,15 @@ Command add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   sub->add_option("--loss-scale-max", tune->max_scale, "Ceiling of the dynamic loss scale (default 2^24)")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--rounding", o->rounding, "Rounding of the weight update (default: the preset's)")
+  sub->add_option("--rounding", o->policy.rounding, "Rounding of the weight update (default: the preset's)")
       ->check(CLI::IsMember(rounding_names()));
-  sub->add_option("--accumulation", o->accumulation,
+  sub->add_option("--accumulation", o->policy.accumulation,
                   "GEMM accumulation: auto (f16-block where fp16 FMAs are native, else f32), f32, f16, or "
                   "f16-block (fp16 within blocks of 64 products, f32 across them) (default: the preset's, auto)")
       ->check(CLI::IsMember(kernels::accumulation_names()));
+  sub->add_option("--bn-stats-dtype", o->policy.statistics,
+                  "dtype of BatchNorm's running statistics (default: the preset's compute dtype)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps (0: no limit)")
       ->check(CLI::NonNegativeNumber)

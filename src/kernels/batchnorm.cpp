@@ -269,8 +269,8 @@ void normalize(T* y, T* xhat, const T* x, const Acc* mean, const Acc* invstd, co
   Passes<T>::normalize(y, xhat, x, rows, channels, mean, invstd, w.data(), b.data(), relu);
 }
 
-template <class T>
-void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, T* running_mean, T* running_var, const T* x,
+template <class T, class S>
+void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, S* running_mean, S* running_var, const T* x,
                       const T* weight, const T* bias, int64_t rows, int64_t channels, double eps, double momentum,
                       bool relu) {
   using Acc = compute_t<T>;
@@ -291,20 +291,20 @@ void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, T* running_mean
     invstd_out[c] = store_value<T>(invstd[k]);
     // PyTorch's running estimate uses the unbiased variance.
     const Acc unbiased = squares[k] / Acc(rows - 1);
-    running_mean[c] = store_value<T>((Acc(1) - m) * load_value(running_mean[c]) + m * mean[k]);
-    running_var[c] = store_value<T>((Acc(1) - m) * load_value(running_var[c]) + m * unbiased);
+    running_mean[c] = store_value<S>((Acc(1) - m) * Acc(load_value(running_mean[c])) + m * mean[k]);
+    running_var[c] = store_value<S>((Acc(1) - m) * Acc(load_value(running_var[c])) + m * unbiased);
   }
   normalize(y, xhat, x, mean.data(), invstd.data(), weight, bias, rows, channels, relu);
 }
 
-template <class T>
-void forward_inference(T* y, T* xhat, T* invstd_out, const T* x, const T* running_mean, const T* running_var,
+template <class T, class S>
+void forward_inference(T* y, T* xhat, T* invstd_out, const T* x, const S* running_mean, const S* running_var,
                        const T* weight, const T* bias, int64_t rows, int64_t channels, double eps, bool relu) {
   using Acc = compute_t<T>;
   std::vector<Acc> mean(static_cast<size_t>(channels)), invstd(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) {
-    mean[size_t(c)] = load_value(running_mean[c]);
-    invstd[size_t(c)] = Acc(1) / std::sqrt(load_value(running_var[c]) + Acc(eps));
+    mean[size_t(c)] = Acc(load_value(running_mean[c]));
+    invstd[size_t(c)] = Acc(1) / std::sqrt(Acc(load_value(running_var[c])) + Acc(eps));
     invstd_out[c] = store_value<T>(invstd[size_t(c)]);
   }
   normalize(y, xhat, x, mean.data(), invstd.data(), weight, bias, rows, channels, relu);
@@ -338,25 +338,32 @@ void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* 
 
 void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean,
                                 void* running_var, const void* x, const void* weight, const void* bias,
-                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum, bool relu) {
+                                DType dtype, DType statistics_dtype, int64_t rows, int64_t channels, double eps,
+                                double momentum, bool relu) {
   check("batchnorm_forward_training", rows, channels, 2);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward_training(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(mean), static_cast<T*>(invstd),
-                     static_cast<T*>(running_mean), static_cast<T*>(running_var), static_cast<const T*>(x),
-                     static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, momentum, relu);
+    dispatch(statistics_dtype, [&](auto statistics_tag) {
+      using S = typename decltype(statistics_tag)::type;
+      forward_training(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(mean), static_cast<T*>(invstd),
+                       static_cast<S*>(running_mean), static_cast<S*>(running_var), static_cast<const T*>(x),
+                       static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, momentum, relu);
+    });
   });
 }
 
 void batchnorm_forward_inference(void* y, void* xhat, void* invstd, const void* x, const void* running_mean,
                                  const void* running_var, const void* weight, const void* bias, DType dtype,
-                                 int64_t rows, int64_t channels, double eps, bool relu) {
+                                 DType statistics_dtype, int64_t rows, int64_t channels, double eps, bool relu) {
   check("batchnorm_forward_inference", rows, channels, 0);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward_inference(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(invstd), static_cast<const T*>(x),
-                      static_cast<const T*>(running_mean), static_cast<const T*>(running_var),
-                      static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, relu);
+    dispatch(statistics_dtype, [&](auto statistics_tag) {
+      using S = typename decltype(statistics_tag)::type;
+      forward_inference(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(invstd), static_cast<const T*>(x),
+                        static_cast<const S*>(running_mean), static_cast<const S*>(running_var),
+                        static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, relu);
+    });
   });
 }
 

@@ -47,7 +47,7 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
   if (!weight_.value.defined() || !running_mean_.value.defined())
     throw std::logic_error(name() + ": parameters or buffers were not built");
   const DType dtype = x.dtype();
-  if (dtype != weight_.value.dtype() || dtype != running_mean_.value.dtype())
+  if (dtype != weight_.value.dtype())
     throw std::invalid_argument(name() + ": input is " + std::string(dtype_name(dtype)) + ", parameters are " +
                                 std::string(dtype_name(weight_.value.dtype())));
   const int64_t rows = x.numel() / channels_;
@@ -61,13 +61,13 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
     Tensor mean = Tensor::zeros({channels_}, dtype);
     kernels::batchnorm_forward_training(y.raw(), xhat.raw(), mean.raw(), invstd.raw(), running_mean_.value.raw(),
                                         running_var_.value.raw(), x.raw(), weight_.value.raw(), bias_.value.raw(),
-                                        dtype, rows, channels_, eps_, momentum_, relu_);
+                                        dtype, running_mean_.value.dtype(), rows, channels_, eps_, momentum_, relu_);
     // Backward reads xhat and invstd; the batch mean is kept for inspection (C values).
     ctx.saved = {xhat, invstd, mean};
   } else {
     kernels::batchnorm_forward_inference(y.raw(), xhat.raw(), invstd.raw(), x.raw(), running_mean_.value.raw(),
                                          running_var_.value.raw(), weight_.value.raw(), bias_.value.raw(), dtype,
-                                         rows, channels_, eps_, relu_);
+                                         running_mean_.value.dtype(), rows, channels_, eps_, relu_);
     ctx.saved = {xhat, invstd, Tensor()};  // no batch mean: the running statistics were used
   }
   // A fused ReLU's backward needs to know where y > 0; the next layer keeps y anyway.

@@ -74,7 +74,7 @@ void ParameterStore::build(const std::vector<Parameter*>& params, const Precisio
   }
 
   const int64_t buffer_numel = lay_out(buffers);
-  buffers_ = Tensor::zeros({buffer_numel}, policy.compute);
+  buffers_ = Tensor::zeros({buffer_numel}, policy.statistics);
   const std::vector<double> buffer_init = initial_values(buffers, buffer_numel, seed, RandomPurpose::buffer_init);
   kernels::convert(buffers_.raw(), buffers_.dtype(), buffer_init.data(), DType::f64, buffer_numel);
   for (Parameter* b : buffers) {

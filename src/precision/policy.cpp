@@ -80,6 +80,7 @@ PrecisionPolicy PrecisionPolicy::preset(std::string_view name) {
     p.name = std::string(name);
     p.accumulation = kernels::Accumulation::automatic;
     row.apply(p);
+    p.statistics = p.compute;
     return p;
   }
   std::string names;
@@ -118,7 +119,7 @@ void PrecisionPolicy::validate() const {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("precision " + name + ": " + e.what());
   }
-  if (compute == DType::f64 || master == DType::f64 || optimizer_state == DType::f64)
+  if (compute == DType::f64 || master == DType::f64 || optimizer_state == DType::f64 || statistics == DType::f64)
     throw std::invalid_argument("precision " + name + ": f64 is for reference checks, not training");
 }
 
@@ -134,7 +135,8 @@ std::string PrecisionPolicy::accumulation_description() const {
 std::string PrecisionPolicy::describe() const {
   std::string s = name + ": compute " + std::string(dtype_name(compute)) + ", master " +
                   (has_master_copy() ? std::string(dtype_name(master)) : std::string("none")) + ", optimizer state " +
-                  std::string(dtype_name(optimizer_state)) + ", accumulate " + accumulation_description() +
+                  std::string(dtype_name(optimizer_state)) + ", BatchNorm statistics " +
+                  std::string(dtype_name(statistics)) + ", accumulate " + accumulation_description() +
                   ", loss scale " +
                   loss_scale_name(loss_scale) + ", rounding " + std::string(rounding_name(update_rounding));
   return s;

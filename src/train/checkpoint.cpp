@@ -62,6 +62,7 @@ nlohmann::json policy_json(const PrecisionPolicy& p) {
           {"compute", dtype_name(p.compute)},
           {"master", dtype_name(p.master)},
           {"optimizer_state", dtype_name(p.optimizer_state)},
+          {"statistics", dtype_name(p.statistics)},
           {"accumulation", kernels::accumulation_name(p.accumulation)},
           {"loss_scale",
            {{"mode", loss_scale_name(LossScaleConfig{p.loss_scale.mode})},
@@ -81,6 +82,7 @@ PrecisionPolicy policy_from_json(const nlohmann::json& j) {
   p.compute = parse_dtype(j.at("compute").get<std::string>());
   p.master = parse_dtype(j.at("master").get<std::string>());
   p.optimizer_state = parse_dtype(j.at("optimizer_state").get<std::string>());
+  p.statistics = parse_dtype(j.at("statistics").get<std::string>());
   p.accumulation = kernels::parse_accumulation(j.at("accumulation").get<std::string>());
   const nlohmann::json& s = j.at("loss_scale");
   const std::string mode = s.at("mode").get<std::string>();

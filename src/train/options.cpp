@@ -4,10 +4,10 @@
 
 namespace pure16::train {
 
-PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_scale, const std::string& rounding,
-                            const std::string& accumulation, const LossScaleTuning& tuning) {
+PrecisionPolicy make_policy(const std::string& preset, const PolicyOverrides& overrides) {
   PrecisionPolicy policy = PrecisionPolicy::preset(preset);
-  if (!loss_scale.empty()) policy.loss_scale = parse_loss_scale(loss_scale);
+  if (!overrides.loss_scale.empty()) policy.loss_scale = parse_loss_scale(overrides.loss_scale);
+  const LossScaleTuning& tuning = overrides.loss_scale_tuning;
   LossScaleConfig& s = policy.loss_scale;
   if (tuning.initial > 0) s.initial = tuning.initial;
   if (tuning.growth_interval > 0) s.growth_interval = tuning.growth_interval;
@@ -16,8 +16,9 @@ PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_s
   if (tuning.hysteresis > 0) s.hysteresis = tuning.hysteresis;
   if (tuning.min_scale > 0) s.min_scale = tuning.min_scale;
   if (tuning.max_scale > 0) s.max_scale = tuning.max_scale;
-  if (!rounding.empty()) policy.update_rounding = parse_rounding(rounding);
-  if (!accumulation.empty()) policy.accumulation = kernels::parse_accumulation(accumulation);
+  if (!overrides.rounding.empty()) policy.update_rounding = parse_rounding(overrides.rounding);
+  if (!overrides.accumulation.empty()) policy.accumulation = kernels::parse_accumulation(overrides.accumulation);
+  if (!overrides.statistics.empty()) policy.statistics = parse_dtype(overrides.statistics);
   policy.validate();
   return policy;
 }
@@ -26,7 +27,7 @@ TrainConfig TrainOptions::config() const {
   TrainConfig config;
   config.model = model;
   config.model_options.dropout = dropout;
-  config.policy = make_policy(precision, loss_scale, rounding, accumulation, loss_scale_tuning);
+  config.policy = make_policy(precision, policy);
   config.optimizer = optim::OptimizerConfig::sgd(lr, momentum, weight_decay, nesterov);
   config.optimizer.name = optimizer;
   config.optimizer.beta1 = beta1;

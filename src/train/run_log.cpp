@@ -30,6 +30,7 @@ nlohmann::json final_json(const TrainResult& result) {
             {"compute", dtype_name(result.policy.compute)},
             {"master", dtype_name(result.policy.master)},
             {"optimizer_state", dtype_name(result.policy.optimizer_state)},
+            {"statistics", dtype_name(result.policy.statistics)},
             {"accumulation", kernels::accumulation_name(result.policy.accumulation)},
             {"accumulation_requested", kernels::accumulation_name(result.requested_accumulation)},
             {"loss_scale", loss_scale_name(result.policy.loss_scale)},

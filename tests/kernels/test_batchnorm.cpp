@@ -35,6 +35,19 @@ std::vector<unsigned char> values(DType dtype, const std::vector<double>& v) {
   return out;
 }
 
+std::vector<double> values_as_doubles(DType dtype, const std::vector<unsigned char>& bytes) {
+  std::vector<double> out(bytes.size() / dtype_size(dtype));
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (size_t i = 0; i < out.size(); ++i) {
+      T x;
+      std::memcpy(&x, bytes.data() + i * sizeof(T), sizeof(T));
+      out[i] = as_double(x);
+    }
+  });
+  return out;
+}
+
 struct Outputs {
   std::vector<std::vector<unsigned char>> buffers;  // every output, in a fixed order
   bool operator==(const Outputs&) const = default;
@@ -54,7 +67,7 @@ Outputs run_all(DType dtype, int64_t rows, int64_t channels, uint64_t seed) {
   auto running_mean = values(dtype, testing::random_values(channels, seed + 4, -0.1, 0.1));
   auto running_var = values(dtype, testing::random_values(channels, seed + 5, 0.9, 1.1));
   batchnorm_forward_training(y.data(), xhat.data(), mean.data(), invstd.data(), running_mean.data(), running_var.data(),
-                             x.data(), weight.data(), bias.data(), dtype, rows, channels, 1e-5, 0.1);
+                             x.data(), weight.data(), bias.data(), dtype, dtype, rows, channels, 1e-5, 0.1);
   Outputs out{{y, xhat, mean, invstd, running_mean, running_var}};
   for (bool batch_statistics : {true, false}) {
     auto dx = big(n), dweight = values(dtype, std::vector<double>(size_t(channels), 0.25)), dbias = dweight;
@@ -67,24 +80,24 @@ Outputs run_all(DType dtype, int64_t rows, int64_t channels, uint64_t seed) {
                      rows, channels, true);
   auto y_eval = big(n), xhat_eval = big(n), invstd_eval = big(channels);
   batchnorm_forward_inference(y_eval.data(), xhat_eval.data(), invstd_eval.data(), x.data(), running_mean.data(),
-                              running_var.data(), weight.data(), bias.data(), dtype, rows, channels, 1e-5);
+                              running_var.data(), weight.data(), bias.data(), dtype, dtype, rows, channels, 1e-5);
   auto in_place = x;  // y aliasing x
   auto xhat_in_place = big(n);
   batchnorm_forward_inference(in_place.data(), xhat_in_place.data(), invstd_eval.data(), in_place.data(),
-                              running_mean.data(), running_var.data(), weight.data(), bias.data(), dtype, rows,
+                              running_mean.data(), running_var.data(), weight.data(), bias.data(), dtype, dtype, rows,
                               channels, 1e-5);
   out.buffers.insert(out.buffers.end(), {dweight, dbias, y_eval, xhat_eval, invstd_eval, in_place, xhat_in_place});
   // With the ReLU fused in: its output, and backward through it.
   auto y_relu = big(n), xhat_relu = big(n), mean_relu = big(channels), invstd_relu = big(channels);
   batchnorm_forward_training(y_relu.data(), xhat_relu.data(), mean_relu.data(), invstd_relu.data(),
-                             running_mean.data(), running_var.data(), x.data(), weight.data(), bias.data(), dtype, rows,
+                             running_mean.data(), running_var.data(), x.data(), weight.data(), bias.data(), dtype, dtype, rows,
                              channels, 1e-5, 0.1, true);
   auto dx_relu = big(n), dweight_relu = big(channels), dbias_relu = big(channels);
   batchnorm_backward(dx_relu.data(), dweight_relu.data(), dbias_relu.data(), dy.data(), xhat_relu.data(),
                      invstd_relu.data(), weight.data(), dtype, rows, channels, true, y_relu.data());
   auto y_eval_relu = big(n);
   batchnorm_forward_inference(y_eval_relu.data(), xhat_eval.data(), invstd_eval.data(), x.data(), running_mean.data(),
-                              running_var.data(), weight.data(), bias.data(), dtype, rows, channels, 1e-5, true);
+                              running_var.data(), weight.data(), bias.data(), dtype, dtype, rows, channels, 1e-5, true);
   out.buffers.insert(out.buffers.end(), {y_relu, dx_relu, dweight_relu, dbias_relu, y_eval_relu});
   return out;
 }
@@ -108,6 +121,43 @@ TEST(BatchnormKernels, EveryLevelGivesTheReferenceBits) {
   for (DType dtype : {DType::f32, DType::f16, DType::bf16})
     for (int64_t channels : {1, 3, 16, 17, 64, 100, 200, 300})
       for (int64_t rows : {2, 7, 255, 256, 257, 1000}) expect_every_level_matches_scalar(dtype, rows, channels);
+}
+
+// Running statistics in binary32 under fp16 activations: the update is computed as before, and
+// only its final rounding differs, so rounding the binary32 statistics to fp16 gives the fp16
+// statistics' bits; evaluation reads either.
+TEST(BatchnormKernels, RunningStatisticsMayBeKeptInBinary32) {
+  const int64_t rows = 64, channels = 24;
+  const auto x = values(DType::f16, testing::random_values(rows * channels, 5, -2.0, 3.0));
+  const auto weight = values(DType::f16, testing::random_values(channels, 6, 0.5, 1.5));
+  const auto bias = values(DType::f16, testing::random_values(channels, 7, -0.5, 0.5));
+  const std::vector<double> mean0 = testing::random_values(channels, 8, -0.1, 0.1);
+  const std::vector<double> var0 = testing::random_values(channels, 9, 0.9, 1.1);
+  std::vector<std::vector<unsigned char>> stats;
+  for (DType statistics : {DType::f16, DType::f32}) {
+    std::vector<unsigned char> y(x.size()), xhat(x.size()), mean(size_t(channels) * 2), invstd(size_t(channels) * 2);
+    // The starting statistics are fp16 values in both, so only the update's rounding differs.
+    auto running_mean = values(statistics, values_as_doubles(DType::f16, values(DType::f16, mean0)));
+    auto running_var = values(statistics, values_as_doubles(DType::f16, values(DType::f16, var0)));
+    batchnorm_forward_training(y.data(), xhat.data(), mean.data(), invstd.data(), running_mean.data(),
+                               running_var.data(), x.data(), weight.data(), bias.data(), DType::f16, statistics, rows,
+                               channels, 1e-5, 0.1);
+    const std::vector<double> m = values_as_doubles(statistics, running_mean), v = values_as_doubles(statistics, running_var);
+    std::vector<double> both(m);
+    both.insert(both.end(), v.begin(), v.end());
+    stats.push_back(values(DType::f16, both));
+    if (statistics == DType::f32) {
+      EXPECT_NE(values(DType::f32, both), values(DType::f32, values_as_doubles(DType::f16, stats[0])))
+          << "binary32 statistics kept no more than fp16 ones";
+      std::vector<unsigned char> y_eval(x.size()), xhat_eval(x.size()), invstd_eval(size_t(channels) * 2);
+      batchnorm_forward_inference(y_eval.data(), xhat_eval.data(), invstd_eval.data(), x.data(), running_mean.data(),
+                                  running_var.data(), weight.data(), bias.data(), DType::f16, statistics, rows,
+                                  channels, 1e-5);
+      const std::vector<double> out = values_as_doubles(DType::f16, y_eval);
+      for (double value : out) EXPECT_TRUE(std::isfinite(value));
+    }
+  }
+  EXPECT_EQ(stats[0], stats[1]);
 }
 
 TEST(BatchnormKernels, ThreadedPassesGiveTheSameBits) {

@@ -1,6 +1,7 @@
 // End-to-end training on a small synthetic problem, in each precision policy.
 #include <gtest/gtest.h>
 
+#include "pure16/data/loader.h"
 #include "pure16/data/synthetic.h"
 #include "pure16/train/run.h"
 #include "support/preset_names.h"
@@ -142,6 +143,30 @@ TEST(Train, NaNLossStopsTheRunAtOnce) {
       EXPECT_LT(e.step(), 10) << precision;
     }
   }
+}
+
+// --bn-stats-dtype f32 under pure-fp16: the running statistics live in binary32 (twice the
+// bytes of the fp16 arena), training updates them and evaluation reads them.
+TEST(Train, BatchNormStatisticsKeepTheirOwnDtype) {
+  const data::Split split = data::make_synthetic({8, 8, 3}, 4, 32, 8, 5);
+  TrainConfig config = small_config("pure-fp16");
+  config.model = "resnet18-cifar";
+  config.batch_size = 8;
+  config.eval_batch_size = 8;
+  config.max_steps = 2;
+  std::vector<int64_t> buffer_bytes;
+  for (DType statistics : {DType::f16, DType::f32}) {
+    config.policy.statistics = statistics;
+    train::Run run(config, split.train.sample_shape, split.train.num_classes, 4);
+    EXPECT_EQ(run.store().buffer_values().dtype(), statistics);
+    const std::vector<double> before = run.store().buffer_values().to_doubles();
+    data::Loader train_loader(split.train, 8, true, 0), test_loader(split.test, 8, false, 0);
+    const TrainResult result = run.fit(train_loader, test_loader);
+    EXPECT_NE(run.store().buffer_values().to_doubles(), before);
+    EXPECT_TRUE(std::isfinite(result.epochs.back().test_loss));
+    buffer_bytes.push_back(result.memory.buffers_bytes);
+  }
+  EXPECT_EQ(buffer_bytes[1], 2 * buffer_bytes[0]);
 }
 
 TEST(Train, SameSeedSameResult) {

@@ -26,17 +26,19 @@ namespace pure16::kernels {
 ///   running_mean/var (C)  = (1 - momentum) * running + momentum * (mean, unbiased variance)
 /// y may alias x (no other aliasing). With `relu`, y = max(xhat * weight + bias, 0) instead
 /// (a following ReLU fused in: the same bits as rounding y and then applying the ReLU).
+/// The running statistics are of `statistics_dtype` (the policy's; the rest is of `dtype`): their
+/// update is computed at the accumulation precision of `dtype` and rounded once.
 void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean,
                                 void* running_var, const void* x, const void* weight, const void* bias,
-                                DType dtype, int64_t rows, int64_t channels, double eps, double momentum,
-                                bool relu = false);
+                                DType dtype, DType statistics_dtype, int64_t rows, int64_t channels, double eps,
+                                double momentum, bool relu = false);
 
 /// Evaluation mode, with the running statistics: invstd = 1 / sqrt(running_var + eps),
 /// xhat = (x - running_mean) * invstd, y = xhat * weight + bias (max(..., 0) with `relu`).
 /// y may alias x.
 void batchnorm_forward_inference(void* y, void* xhat, void* invstd, const void* x, const void* running_mean,
                                  const void* running_var, const void* weight, const void* bias, DType dtype,
-                                 int64_t rows, int64_t channels, double eps, bool relu = false);
+                                 DType statistics_dtype, int64_t rows, int64_t channels, double eps, bool relu = false);
 
 /// dweight (C) += sum_r dy * xhat; dbias (C) += sum_r dy. If dx is non-null it is assigned
 ///   batch statistics:  dx = weight * invstd * (dy - mean_r(dy) - xhat * mean_r(dy * xhat))

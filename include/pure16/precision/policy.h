@@ -52,6 +52,8 @@ struct PrecisionPolicy {
   DType master = DType::f32;
   /// Optimizer state (momentum).
   DType optimizer_state = DType::f32;
+  /// BatchNorm's running statistics (every preset keeps them in the compute dtype).
+  DType statistics = DType::f32;
   /// What GEMMs accumulate in (f16 and f16_block only with compute == f16); `automatic` (every
   /// preset's) is resolved for the CPU when a run starts (resolved()).
   kernels::Accumulation accumulation = kernels::Accumulation::f32;

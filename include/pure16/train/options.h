@@ -23,6 +23,15 @@ struct LossScaleTuning {
   float max_scale = 0;
 };
 
+/// Changes to a precision preset; an empty string keeps the preset's.
+struct PolicyOverrides {
+  std::string loss_scale;    // none, dynamic or a number
+  std::string rounding;      // nearest, stochastic, kahan
+  std::string accumulation;  // auto, f32, f16, f16-block
+  std::string statistics;    // BatchNorm running statistics: f32, f16, bf16
+  LossScaleTuning loss_scale_tuning;
+};
+
 struct TrainOptions {
   std::string model = "mlp";
   std::string dataset = "mnist";
@@ -31,10 +40,7 @@ struct TrainOptions {
   int64_t workers = 2;
   bool skip_bad_images = false;
   std::string precision = "pure-fp16";
-  std::string loss_scale;    // empty: the preset's
-  std::string rounding;      // empty: the preset's
-  std::string accumulation;  // empty: the preset's
-  LossScaleTuning loss_scale_tuning;
+  PolicyOverrides policy;
   int64_t epochs = 5;
   int64_t max_steps = 0;
   int64_t batch_size = 128;
@@ -60,8 +66,7 @@ struct TrainOptions {
   data::DataOptions data_options() const;
 };
 
-/// The precision preset `preset` with the overrides that are not empty applied, validated.
-PrecisionPolicy make_policy(const std::string& preset, const std::string& loss_scale, const std::string& rounding,
-                            const std::string& accumulation, const LossScaleTuning& tuning = {});
+/// The precision preset `preset` with the overrides applied, validated.
+PrecisionPolicy make_policy(const std::string& preset, const PolicyOverrides& overrides = {});
 
 }  // namespace pure16::train
