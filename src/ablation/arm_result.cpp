@@ -78,16 +78,23 @@ ArmResult read_arm_log(const std::filesystem::path& log) {
   return result;
 }
 
-std::string tail_lines(const std::filesystem::path& path, int lines) {
+std::string excerpt(const std::filesystem::path& path, int first, int last) {
   std::ifstream in(path);
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(line);
-    if (int(last.size()) > lines) last.pop_front();
+  std::string head, text;
+  std::deque<std::string> tail;
+  int64_t lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    if (lines < first) {
+      head += line + "\n";
+      continue;
+    }
+    tail.push_back(line);
+    if (int(tail.size()) > last) tail.pop_front();
   }
-  std::string text;
-  for (const std::string& line : last) text += line + "\n";
-  return text;
+  const int64_t left_out = lines - first - int64_t(tail.size());
+  if (left_out > 0) head += "[... " + std::to_string(left_out) + " lines ...]\n";
+  for (const std::string& line : tail) head += line + "\n";
+  return head;
 }
 
 }  // namespace pure16::ablation

@@ -118,7 +118,9 @@ StudyConfig parse_study_config(const nlohmann::json& json, const std::string& fi
   for (size_t i = 0; i < json["seeds"].size(); ++i) {
     const nlohmann::json& seed = json["seeds"][i];
     const std::string key = "seeds[" + std::to_string(i) + "]";
-    if (!seed.is_number_unsigned()) fail(file, key, "must be a non-negative integer, not " + seed.dump());
+    // A JSON value built in code from an int is signed even when it is not negative.
+    const bool non_negative = seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<int64_t>() >= 0);
+    if (!non_negative) fail(file, key, "must be a non-negative integer, not " + seed.dump());
     for (uint64_t earlier : c.seeds)
       if (earlier == seed.get<uint64_t>()) fail(file, key, "seed " + seed.dump() + " is listed twice");
     c.seeds.push_back(seed.get<uint64_t>());

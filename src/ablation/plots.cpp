@@ -23,7 +23,7 @@ PlotOutcome make_plots(const std::filesystem::path& python, const std::filesyste
   const std::filesystem::path log = dir / "plot.log";
   const ProcessStatus status = run_process(python, {script.string(), out.string()}, log, log);
   if (!status.succeeded()) {
-    std::string last = tail_lines(log, 1);
+    std::string last = excerpt(log, 0, 1);
     while (!last.empty() && last.back() == '\n') last.pop_back();
     outcome.note = status.exit_code == kPlotsUnavailableExit
                        ? last

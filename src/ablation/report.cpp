@@ -84,7 +84,10 @@ std::string report_markdown(const StudyResults& study, const PlotOutcome& plots)
   std::string md = "# Precision ablation: " + c.name + "\n\n";
   if (!c.description.empty()) md += c.description + "\n\n";
   md += "Every arm ran `pure16 train " + train_flags_line(c) + "` with its strategy's preset and overrides; seeds";
-  for (uint64_t seed : c.seeds) md += (&seed == &c.seeds.front() ? " " : ", ") + std::to_string(seed);
+  for (size_t i = 0; i < c.seeds.size(); ++i) {
+    md += i == 0 ? " " : ", ";
+    md += std::to_string(c.seeds[i]);
+  }
   md += " (one seed gives every strategy the same initialization and data order).\n\n";
 
   md += "## Accuracy\n\nTest accuracy in percent: mean ± sample standard deviation (n - 1) over the seeds that ran to "

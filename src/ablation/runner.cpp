@@ -14,7 +14,8 @@
 namespace pure16::ablation {
 namespace {
 
-constexpr int kStderrLinesKept = 20;
+// What a failed arm's report shows of its stderr: the first lines and the last ones.
+constexpr int kStderrHead = 5, kStderrTail = 15;
 
 class Progress {
  public:
@@ -57,7 +58,9 @@ int64_t export_model(const Arm& arm, const RunnerOptions& o, Progress& progress)
   const std::filesystem::path log = arm.dir / "export.txt";
   const ProcessStatus status = run_process(o.program, arm.export_command(checkpoints.back()), log, log);
   if (!status.succeeded() || !std::filesystem::exists(arm.model())) {
-    progress.line(arm, "note: pure16 export " + describe(status) + " (see " + log.string() + "), so no model size");
+    std::string why = excerpt(log, 1, 0);
+    if (!why.empty()) why.pop_back();
+    progress.line(arm, "note: no model size: pure16 export " + describe(status) + ": " + why);
     return -1;
   }
   return int64_t(std::filesystem::file_size(arm.model()));
@@ -86,8 +89,8 @@ ArmResult run_arm(const Arm& arm, const RunnerOptions& o, Progress& progress, co
     }
   } else {
     r.failure = "pure16 train " + describe(status) +
-                (status.succeeded() ? " but its log has no final record" : "") + "; the end of its stderr:\n" +
-                tail_lines(arm.stderr_file(), kStderrLinesKept);
+                (status.succeeded() ? " but its log has no final record" : "") + "; its stderr:\n" +
+                excerpt(arm.stderr_file(), kStderrHead, kStderrTail);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.line(arm, std::string(arm_status_name(r.status)) +

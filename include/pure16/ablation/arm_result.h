@@ -49,7 +49,9 @@ struct ArmResult {
 /// no final record or a line that is not JSON.
 ArmResult read_arm_log(const std::filesystem::path& log);
 
-/// The last `lines` lines of the file at `path` ("" when it cannot be read), for failure reports.
-std::string tail_lines(const std::filesystem::path& path, int lines);
+/// The first `first` and the last `last` lines of the file at `path`, with "[... N lines ...]"
+/// between them when there are more ("" when it cannot be read). A failed run says why at the
+/// top (a bad flag, with the usage after it) or at the bottom (an error after training started).
+std::string excerpt(const std::filesystem::path& path, int first, int last);
 
 }  // namespace pure16::ablation

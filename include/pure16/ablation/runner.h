@@ -22,7 +22,7 @@ struct RunnerOptions {
 /// Runs what `arms` still need and returns every arm's result, in order. Prints one line to
 /// `progress` when an arm starts and one when it ends (arm i/N, strategy, seed, status, accuracy,
 /// seconds). An arm that must run has its folder emptied first, so nothing of an interrupted run
-/// is read back. A failed arm is a result with its exit status and the end of its stderr, not an
+/// is read back. A failed arm is a result with its exit status and an excerpt of its stderr, not an
 /// exception: the other arms go on.
 std::vector<ArmResult> run_arms(const std::vector<Arm>& arms, const RunnerOptions& options, std::ostream& progress);
 
