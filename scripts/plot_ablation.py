@@ -157,35 +157,41 @@ def telemetry_plots(results, telemetry, out, written):
 
 
 def loss_scale_plot(results, telemetry, out, written):
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    drawn = False
+    """At each epoch's end from the run logs, for every strategy; beside it, per step from the
+    telemetry of the strategies that have some (steps and epochs do not share an axis)."""
+    by_epoch = {}
     for strategy in results["strategies"]:
-        name = strategy["name"]
-        by_step = defaultdict(list)
-        for records in telemetry.get(name, []):
-            for record in records:
-                if "step" in record and not math.isnan(number(record.get("loss_scale"))):
-                    by_step[record["step"]].append(number(record["loss_scale"]))
-        if by_step:
-            steps = sorted(by_step)
-            axes.step(steps, [sum(by_step[s]) / len(by_step[s]) for s in steps], where="post", label=name)
-            axes.set_xlabel("step")
-            drawn = True
-            continue
         points = [p for p in strategy["curve"] if not math.isnan(number(p["loss_scale"]["mean"]))]
         if points:
-            axes.plot([p["epoch"] for p in points], [number(p["loss_scale"]["mean"]) for p in points],
-                      marker="o", markersize=3, label=name)
-            axes.set_xlabel("epoch (end of)" if not telemetry else "step (telemetry) or end of epoch")
-            drawn = True
-    if not drawn:
-        plt.close(figure)
+            by_epoch[strategy["name"]] = ([p["epoch"] for p in points],
+                                          [number(p["loss_scale"]["mean"]) for p in points])
+    by_step = {}
+    for name, arms in telemetry.items():
+        values = defaultdict(list)
+        for records in arms:
+            for record in records:
+                if "step" in record and not math.isnan(number(record.get("loss_scale"))):
+                    values[record["step"]].append(number(record["loss_scale"]))
+        if values:
+            steps = sorted(values)
+            by_step[name] = (steps, [sum(values[s]) / len(values[s]) for s in steps])
+    panels = [(series, label) for series, label in ((by_epoch, "end of epoch"), (by_step, "step (telemetry)"))
+              if series]
+    if not panels:
         return
-    axes.set_yscale("log", base=2)
-    axes.set_ylabel("loss scale")
-    axes.set_title(f"{results['name']}: loss scale (mean over seeds)")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=8)
+    figure, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False)
+    for ax, (series, label) in zip(axes[0], panels):
+        for name, (x, y) in series.items():
+            if label == "end of epoch":
+                ax.plot(x, y, marker="o", markersize=3, label=name)
+            else:
+                ax.step(x, y, where="post", label=name)
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel(label)
+        ax.set_ylabel("loss scale (mean over seeds)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(f"{results['name']}: loss scale")
     save(figure, out, "loss_scale", written)
 
 

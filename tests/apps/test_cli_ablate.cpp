@@ -33,6 +33,24 @@ fs::path write_config(const std::string& name, const std::string& strategies, co
   return path;
 }
 
+// Telemetry as `pure16 train --telemetry` writes it (docs/ABLATION.md), made by hand: the plots
+// of lost updates and underflow per layer are drawn from it.
+void write_telemetry(const fs::path& file, const std::string& dtype) {
+  std::ofstream out(file);
+  for (int step : {0, 2, 4}) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const char* layer : {"fc1", "fc2", "fc3"}) {
+      tensors.push_back({{"name", std::string(layer) + ".weight"}, {"layer", layer}, {"role", "update"},
+                         {"count", 1000}, {"lost_updates", 0.1 * step}});
+      tensors.push_back({{"name", std::string(layer) + ".weight"}, {"layer", layer}, {"role", "weight_grad"},
+                         {"count", 1000}, {"zeros", 0.01}, {"subnormals", 0.002 * step}, {"fp16_underflow", 0.03}});
+    }
+    out << nlohmann::json{{"step", step}, {"epoch", 0}, {"loss", 2.3}, {"loss_scale", 65536.0 / (1 + step)},
+                          {"dtype", dtype}, {"tensors", tensors}}.dump()
+        << "\n";
+  }
+}
+
 bool matplotlib_available() {
   return pure16::testing::run_command("/usr/bin/python3 -c 'import matplotlib'", scratch_dir() / "probe").exit_code == 0;
 }
@@ -49,7 +67,7 @@ TEST(CliAblate, RunsEveryArmOnceAndReportsThem) {
   fs::remove_all(out);
   const std::string run = "ablate --config " + config.string() + " --out " + out.string();
 
-  const CliResult first = run_cli(run);
+  const CliResult first = run_cli(run + " --no-plots");
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   EXPECT_NE(first.out.find("4 arms: 0 done (cached), 4 to run, 2 at a time"), std::string::npos) << first.out;
   EXPECT_EQ(count(first.out, "  finished  test_accuracy "), 4u) << first.out;
@@ -81,16 +99,6 @@ TEST(CliAblate, RunsEveryArmOnceAndReportsThem) {
   EXPECT_EQ(results["strategies"][1]["final_test_accuracy"]["n"], 2);
   EXPECT_TRUE(fs::exists(out / "arms/pure-fp16/seed-1/model.safetensors"));
 
-  if (matplotlib_available()) {
-    for (const char* plot : {"test_accuracy", "train_loss", "loss_scale"})
-      for (const char* extension : {".png", ".svg"}) {
-        const fs::path file = out / "plots" / (std::string(plot) + extension);
-        ASSERT_TRUE(fs::exists(file)) << file << "\n" << read_file(out / "plots/plot.log");
-        EXPECT_GT(fs::file_size(file), 5000u) << file;
-      }
-    EXPECT_NE(report.find("![plots/test_accuracy.svg](plots/test_accuracy.svg)"), std::string::npos) << report;
-  }
-
   // Nothing is rerun: the logs stay as they were.
   const auto written = fs::last_write_time(out / "arms/fp32/seed-0/log.jsonl");
   const CliResult again = run_cli(run + " --no-plots");
@@ -100,7 +108,6 @@ TEST(CliAblate, RunsEveryArmOnceAndReportsThem) {
   EXPECT_EQ(again.out.find("running"), std::string::npos) << again.out;
   EXPECT_EQ(fs::last_write_time(out / "arms/fp32/seed-0/log.jsonl"), written);
   EXPECT_EQ(read_file(out / "results.csv"), csv);
-
   // An arm without its log is unfinished: only it runs, and what it left is discarded.
   fs::remove(out / "arms/pure-fp16/seed-1/log.jsonl");
   const CliResult partial = run_cli(run + " --no-plots");
@@ -119,6 +126,33 @@ TEST(CliAblate, RunsEveryArmOnceAndReportsThem) {
   EXPECT_NE(no_python.err.find("plots skipped: /nonexistent/python3 does not exist"), std::string::npos)
       << no_python.err;
   EXPECT_NE(read_file(out / "report.md").find("Plots were not made: /nonexistent/python3 does not exist"),
+            std::string::npos);
+  fs::remove_all(out);
+}
+
+TEST(CliAblate, PlotsOfCurvesLossScaleAndTelemetry) {
+  if (!matplotlib_available()) GTEST_SKIP() << "/usr/bin/python3 cannot import matplotlib (python3-matplotlib)";
+  const fs::path config = write_config("plotted", R"(["fp32", "pure-fp16"])", "[0]");
+  const fs::path out = scratch_dir() / "plotted-out";
+  fs::remove_all(out);
+  const std::string run = "ablate --config " + config.string() + " --out " + out.string();
+  const CliResult first = run_cli(run + " --no-plots");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  write_telemetry(out / "arms/fp32/seed-0/telemetry.jsonl", "f32");
+  write_telemetry(out / "arms/pure-fp16/seed-0/telemetry.jsonl", "f16");
+  const CliResult plotted = run_cli(run);
+  ASSERT_EQ(plotted.exit_code, 0) << plotted.out << plotted.err;
+  EXPECT_EQ(plotted.err.find("plots skipped"), std::string::npos) << plotted.err;
+  for (const char* plot : {"test_accuracy", "train_loss", "loss_scale", "telemetry_lost_updates", "telemetry_underflow"})
+    for (const char* extension : {".png", ".svg"}) {
+      const fs::path file = out / "plots" / (std::string(plot) + extension);
+      ASSERT_TRUE(fs::exists(file)) << file << "\n" << read_file(out / "plots/plot.log");
+      EXPECT_GT(fs::file_size(file), 5000u) << file;
+    }
+  const std::string report = read_file(out / "report.md");
+  EXPECT_NE(report.find("![plots/telemetry_lost_updates.svg](plots/telemetry_lost_updates.svg)"), std::string::npos)
+      << report;
+  EXPECT_NE(read_file(out / "results.json").find("\"telemetry\": \"arms/pure-fp16/seed-0/telemetry.jsonl\""),
             std::string::npos);
   fs::remove_all(out);
 }
