@@ -23,6 +23,7 @@ try:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 except ImportError as error:
     print(f"matplotlib cannot be imported by {sys.executable} ({error}); "
           "install Debian's python3-matplotlib (scripts/install_deps.sh)")
@@ -60,6 +61,7 @@ def curve_plot(results, field, ylabel, scale, log_y, out, name, written):
         plt.close(figure)
         return
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel(ylabel)
     if log_y:
         axes.set_yscale("log")
@@ -188,6 +190,7 @@ def loss_scale_plot(results, telemetry, out, written):
                 ax.step(x, y, where="post", label=name)
         ax.set_yscale("log", base=2)
         ax.set_xlabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("loss scale (mean over seeds)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
