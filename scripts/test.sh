@@ -28,7 +28,7 @@ export OMP_NUM_THREADS=1
 release_only='_env_scalar$|KillAndResume|ThreadCount|ResNetWithBatchNormStatistics|TorchvisionExport'
 release_targets=(pure16_cli kernels_test_gemm kernels_test_elementwise train_test_threads train_test_checkpoint
   train_test_mnist_accuracy nn_test_resnet50_training train_test_torchvision_export apps_test_cli apps_test_cli_images
-  apps_test_cli_models apps_test_cli_resume apps_test_bench)
+  apps_test_cli_models apps_test_cli_resume apps_test_cli_ablate apps_test_bench)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 if [ "${PURE16_SKIP_SANITIZERS:-0}" = 1 ]; then
   cmake --build build -j "$jobs"
