@@ -8,9 +8,6 @@
 
 namespace pure16::cli {
 
-/// Exit status of a training run that diverged (1: an error, 2: a command-line mistake).
-constexpr int kExitDiverged = 3;
-
 struct Command {
   CLI::App* app;
   std::function<int()> run;

@@ -153,7 +153,7 @@ int run_train(const TrainCommand& c) {
       log->append(record);
     }
     std::fprintf(stderr, "pure16 train: %s\n", e.what());
-    return kExitDiverged;
+    return train::kExitDiverged;
   }
   std::printf("final test_accuracy %.2f%%  parameters %lld  weights %lld B  gradients %lld B  optimizer %lld B  "
               "master weights %lld B  activations %lld B\n",

@@ -46,7 +46,7 @@ ArmResult read_arm_log(const std::filesystem::path& log) {
   std::ifstream in(log);
   if (!in) throw std::runtime_error(log.string() + ": cannot be read");
   ArmResult result;
-  bool final_seen = false;
+  bool final_seen = false, diverged_run = false;
   int line_number = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_number;
@@ -59,6 +59,8 @@ ArmResult read_arm_log(const std::filesystem::path& log) {
       result.final_accuracy = number(record, "test_accuracy");
       result.precision = record.value("precision", nlohmann::json::object());
       result.memory = record.value("memory", nlohmann::json::object());
+      diverged_run = record.value("diverged", false) == true;
+      if (diverged_run) result.divergence = record.value("message", std::string("diverged"));
     } else if (record.contains("epoch")) {
       EpochPoint e;
       e.epoch = record["epoch"].is_number_integer() ? record["epoch"].get<int64_t>() : int64_t(result.epochs.size()) + 1;
@@ -74,7 +76,7 @@ ArmResult read_arm_log(const std::filesystem::path& log) {
   if (!final_seen) throw std::runtime_error(log.string() + ": no final record (the run did not finish)");
   const bool finite = !result.epochs.empty() && std::isfinite(result.epochs.back().train_loss) &&
                       std::isfinite(result.epochs.back().test_loss);
-  result.status = finite ? ArmStatus::finished : ArmStatus::diverged;
+  result.status = finite && !diverged_run ? ArmStatus::finished : ArmStatus::diverged;
   return result;
 }
 

@@ -127,6 +127,15 @@ std::string report_markdown(const StudyResults& study, const PlotOutcome& plots)
               (arm.failure.empty() || arm.failure.back() == '\n' ? "" : "\n") + "```\n";
   }
 
+  bool any_diverged = false;
+  for (const ArmResult& arm : study.arms) any_diverged |= !arm.divergence.empty();
+  if (any_diverged) {
+    md += "\n## Diverged arms\n\nThese arms were stopped by `pure16 train`'s divergence check (a NaN loss applied, "
+          "or every step skipped for the divergence window); their last evaluation counts in the means above.\n\n";
+    for (const ArmResult& arm : study.arms)
+      if (!arm.divergence.empty()) md += "- " + arm.strategy + ", seed " + std::to_string(arm.seed) + ": " + arm.divergence + "\n";
+  }
+
   md += "\n## Plots\n\n";
   if (plots.made) {
     for (const std::string& file : plots.files)
@@ -218,6 +227,7 @@ nlohmann::json results_json(const StudyResults& study, const PlotOutcome& plots)
                     {"seed", arm.seed},
                     {"status", arm_status_name(arm.status)},
                     {"failure", arm.failure},
+                    {"divergence", arm.divergence},
                     {"dir", arm.dir.string()},
                     {"telemetry", arm.has_telemetry ? (arm.dir / "telemetry.jsonl").string() : ""},
                     {"final_test_accuracy", arm.ok() ? arm.final_accuracy : NAN},

@@ -81,7 +81,9 @@ ArmResult run_arm(const Arm& arm, const RunnerOptions& o, Progress& progress, co
   const auto start = std::chrono::steady_clock::now();
   const ProcessStatus status = run_process(o.program, arm.train_command(o.threads), arm.stdout_file(), arm.stderr_file());
   ArmResult r;
-  if (status.succeeded() && log_is_finished(arm.log())) {
+  // A run that diverged exits with its own status after ending its log with a final record.
+  const bool ran_to_its_end = status.succeeded() || status.exit_code == train::kExitDiverged;
+  if (ran_to_its_end && log_is_finished(arm.log())) {
     try {
       r = read_back(arm, o, progress);
     } catch (const std::runtime_error& e) {
@@ -89,7 +91,7 @@ ArmResult run_arm(const Arm& arm, const RunnerOptions& o, Progress& progress, co
     }
   } else {
     r.failure = "pure16 train " + describe(status) +
-                (status.succeeded() ? " but its log has no final record" : "") + "; its stderr:\n" +
+                (ran_to_its_end ? " but its log has no final record" : "") + "; its stderr:\n" +
                 excerpt(arm.stderr_file(), kStderrHead, kStderrTail);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

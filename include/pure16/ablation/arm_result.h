@@ -13,7 +13,7 @@ namespace pure16::ablation {
 
 enum class ArmStatus {
   finished,  // the log ends with the final record and the losses are finite
-  diverged,  // finished, but the last epoch's loss is not finite (NaN or infinite)
+  diverged,  // stopped by pure16 train's divergence check, or its last epoch's loss is not finite
   failed,    // the process exited non-zero (or was killed): no final record
 };
 const char* arm_status_name(ArmStatus status);
@@ -30,6 +30,7 @@ struct ArmResult {
   uint64_t seed = 0;
   ArmStatus status = ArmStatus::failed;
   std::string failure;  // for a failed arm: the exit status and the last lines of its stderr
+  std::string divergence;  // for a diverged arm stopped by pure16 train: its message
   std::vector<EpochPoint> epochs;
   double final_accuracy = 0;      // the final record's test accuracy, a fraction
   nlohmann::json precision;       // the final record's "precision" object, as it ran

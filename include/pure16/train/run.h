@@ -78,6 +78,10 @@ struct RunPosition {
   int64_t skipped_in_a_row = 0;  // steps the loss scaler skipped since the last applied one
 };
 
+/// The exit status of a command-line run that diverged (1 is an error, 2 a command-line mistake),
+/// which tells a runner of many runs (pure16 ablate) that the run is over and its log complete.
+constexpr int kExitDiverged = 3;
+
 /// Thrown by Run::train_step when the run diverges (TrainConfig::divergence_window says when).
 class Diverged : public std::runtime_error {
  public:
