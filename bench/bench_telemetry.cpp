@@ -5,6 +5,7 @@
 //
 //   bench_telemetry [--model mlp|lenet5] [--precision P] [--every N] [--rounds R] [--batch-size B]
 //                   [--data DIR] [--threads T]
+#include <malloc.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -59,6 +60,10 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  // As `pure16` does (apps/pure16/main.cpp): large blocks stay in the heap between steps, so the
+  // buffers telemetry allocates on a sampled step are not page-faulted in afresh each time.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   const Options o = parse(argc, argv);
   if (o.threads > 0) omp_set_num_threads(o.threads);
   const data::Split split = data::load_mnist(o.data);

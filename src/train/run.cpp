@@ -85,8 +85,8 @@ StepResult Run::train_step(const data::Batch& batch) {
   watch_ = {};
   position_.skipped_in_a_row = result.applied ? 0 : position_.skipped_in_a_row + 1;
   ++position_.step;
-  if (config_.stop_on_divergence) check_divergence(result, scale_used);
   for (Callback* c : callbacks_) c->after_step(*this, result);
+  if (config_.stop_on_divergence) check_divergence(result, scale_used);
   return result;
 }
 

@@ -82,6 +82,21 @@ TEST(CliTelemetry, NamesTheFirstLayerThatOverflowed) {
   EXPECT_NE(report.out.find(expected), std::string::npos) << "expected \"" << expected << "\" in\n" << report.out;
 }
 
+// A run that stops because it diverged still records the step it diverged at: the one to look at.
+TEST(CliTelemetry, RecordsTheStepARunDivergedAt) {
+  const auto file = scratch_dir() / "diverged.jsonl";
+  std::filesystem::remove(file);
+  const CliResult r = run_cli(kSmallRun + "20 --lr 1e6 --precision pure-fp16-naive --telemetry " + file.string() +
+                              " --telemetry-every 1");
+  ASSERT_EQ(r.exit_code, 3) << r.out << r.err;
+  const size_t at = r.err.find("diverged at step ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const int64_t step = std::stoll(r.err.substr(at + 17));
+  const std::vector<nlohmann::json> records = records_of(file);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back()["step"], step);
+}
+
 TEST(CliTelemetry, MalformedLinesAreRefusedWithTheFileAndLine) {
   const auto file = scratch_dir() / "malformed.jsonl";
   const std::string good = R"({"step": 0, "dtype": "f16", "tensors": []})";

@@ -118,7 +118,8 @@ class Callback {
   /// After backward, before the overflow check and the update: the step's gradients are in
   /// run.store().grads(), scaled by run.scaler().scale(). Data-parallel training reduces them here.
   virtual void after_backward(Run&) {}
-  /// After each training step, applied or skipped.
+  /// After each training step, applied or skipped, also the step the run diverged at (before
+  /// train_step throws Diverged): telemetry records that step above all.
   virtual void after_step(Run&, const StepResult&) {}
   /// After each batch of fit(), once the position has moved past it (a checkpoint taken here
   /// resumes with the next batch).
