@@ -18,6 +18,7 @@
 #include "pure16/train/options.h"
 #include "pure16/train/run_log.h"
 #include "pure16/train/run.h"
+#include "pure16/train/telemetry.h"
 
 namespace pure16::cli {
 namespace {
@@ -27,6 +28,8 @@ struct TrainCommand {
   train::TrainOptions run;
   int threads = 0;
   std::string log;
+  std::string telemetry;
+  int64_t telemetry_every = train::kDefaultTelemetryEvery;
   std::string checkpoint_dir;
   int64_t checkpoint_every = 0;
   int64_t keep_checkpoints = 0;
@@ -134,6 +137,11 @@ int run_train(const TrainCommand& c) {
   run.add_callback(report);
   ProgressBar progress;
   if (::isatty(STDERR_FILENO)) run.add_callback(progress);
+  std::optional<train::Telemetry> telemetry;
+  if (!c.telemetry.empty()) {
+    telemetry.emplace(c.telemetry, c.telemetry_every);
+    run.add_callback(*telemetry);
+  }
   std::optional<train::Checkpointer> checkpointer;
   if (!c.checkpoint_dir.empty()) {
     checkpointer.emplace(c.checkpoint_dir, c.checkpoint_every, c.keep_checkpoints);
@@ -266,6 +274,13 @@ Command add_train_command(CLI::App& app) {
                 "Keep training after the loss becomes NaN or every step is skipped (default: stop with exit status 3)");
   sub->add_option("--threads", command->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
   sub->add_option("--log", command->log, "Write one JSON object per epoch, and a final summary, to this file");
+  sub->add_option("--telemetry", command->telemetry,
+                  "Append per-layer numerics (zeros, subnormals, inf/NaN, magnitudes, exponent histograms, lost "
+                  "updates) of every --telemetry-every-th step to this file, one JSON line each (read it with "
+                  "`pure16 telemetry FILE`)");
+  sub->add_option("--telemetry-every", command->telemetry_every, "Steps between two telemetry records")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--checkpoint-dir", command->checkpoint_dir,
                   "Write checkpoints here: at each epoch's end, and every --checkpoint-every steps");
   sub->add_option("--checkpoint-every", command->checkpoint_every, "Also checkpoint every N optimizer steps (0: only at epoch ends)")

@@ -24,9 +24,8 @@ void store_update(T* p, typename S::F x, Count count, const uint32_t* words) {
 template <class S>
 void sgd_update(const SgdUpdateArgs& a) {
   const bool with_momentum = a.momentum != nullptr;
-  // The intended changes are wanted on telemetry's sampled steps only; the reference gives the same bits.
   if (a.weight_type == DType::f64 || a.grad_type == DType::f64 || (with_momentum && a.momentum_type == DType::f64) ||
-      (a.compensation != nullptr && a.compensation_type == DType::f64) || a.intended != nullptr)
+      (a.compensation != nullptr && a.compensation_type == DType::f64))
     return sgd_update_ref(a);
   const auto is16 = [](DType t) { return t == DType::f16 || t == DType::bf16; };
   // Words are made only for the stores that round stochastically.
@@ -55,8 +54,13 @@ void sgd_update(const SgdUpdateArgs& a) {
             store_update<S>(m + i, velocity, count, momentum_words);
             direction = a.nesterov ? S::add(grad, S::mul(mu, velocity)) : velocity;
           }
-          if (c == nullptr) return store_update<S>(w + i, S::sub(weight, S::mul(lr, direction)), count, weight_words);
-          const auto change = S::add(S::sub(S::zero(), S::mul(lr, direction)), S::load(c + i, count));
+          const auto step_change = S::mul(lr, direction);
+          if (c == nullptr) {
+            if (a.intended != nullptr) S::store(a.intended + i, S::sub(S::zero(), step_change), count);
+            return store_update<S>(w + i, S::sub(weight, step_change), count, weight_words);
+          }
+          const auto change = S::add(S::sub(S::zero(), step_change), S::load(c + i, count));
+          if (a.intended != nullptr) S::store(a.intended + i, change, count);
           S::store(w + i, S::add(weight, change), count);
           S::store(c + i, S::sub(change, S::sub(S::load(w + i, count), weight)), count);
         };

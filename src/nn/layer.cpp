@@ -27,6 +27,12 @@ void prefix_state_names(Layer& layer, const std::string& prefix) {
   for (Parameter* b : layer.buffers()) b->name = prefix + "." + b->name;
 }
 
+RunOptions child_options(const RunOptions& options, const std::string& name) {
+  RunOptions child = options;
+  child.path = options.path.empty() ? name : options.path + "." + name;
+  return child;
+}
+
 Tensor Layer::forward(const Tensor& x, Context& ctx, const RunOptions& options) {
   const Shape expected = output_shape(x.shape());  // throws on a bad input shape
   if (!x.is_contiguous()) throw std::invalid_argument(name() + ": input must be contiguous");

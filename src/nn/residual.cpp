@@ -15,6 +15,10 @@ Tensor sum_of(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+RunOptions shortcut_options(const RunOptions& options) {
+  return options.observer ? child_options(options, "downsample") : options;
+}
+
 }  // namespace
 
 Residual::Residual(std::unique_ptr<Sequential> main, std::unique_ptr<Sequential> shortcut)
@@ -56,8 +60,10 @@ int64_t Residual::forward_flops(const Shape& input) const {
 
 Tensor Residual::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
   ctx.children.assign(shortcut_ ? 2 : 1, Context{});
+  // The main branch's layers are named as the block's own; the shortcut's output is that of its
+  // last layer, which the observer is told about, so only its path is extended.
   const Tensor main_out = main_->forward(x, ctx.children[0], options);
-  const Tensor short_out = shortcut_ ? shortcut_->forward(x, ctx.children[1], options) : x;
+  const Tensor short_out = shortcut_ ? shortcut_->forward(x, ctx.children[1], shortcut_options(options)) : x;
   // A new tensor: either branch's output may be held by a context (or be x itself).
   return sum_of(main_out, short_out);
 }
@@ -66,7 +72,8 @@ Tensor Residual::backward_impl(const Tensor& dy, const Context& ctx, const RunOp
   if (ctx.children.size() != (shortcut_ ? 2u : 1u)) throw std::logic_error(name() + ": backward without forward");
   // Both branches always run backward for their parameter gradients.
   const Tensor d_main = main_->backward(dy, ctx.children[0], options, need_input_grad);
-  const Tensor d_short = shortcut_ ? shortcut_->backward(dy, ctx.children[1], options, need_input_grad) : dy;
+  const Tensor d_short =
+      shortcut_ ? shortcut_->backward(dy, ctx.children[1], shortcut_options(options), need_input_grad) : dy;
   if (!need_input_grad) return {};
   return sum_of(d_main.contiguous(), d_short.contiguous());
 }

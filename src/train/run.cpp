@@ -46,9 +46,20 @@ Run::Run(const TrainConfig& config, const Shape& sample_shape, int64_t num_class
   schedule_ = make_lr_schedule(config_, steps_per_epoch_);
 }
 
+void Run::watch_step(const StepWatch& watch) {
+  if (!before_step_running_) throw std::logic_error("Run::watch_step: only a before_step callback can watch a step");
+  if (watch_.layers != nullptr || watch_.intended_updates != nullptr)
+    throw std::logic_error("Run::watch_step: step " + std::to_string(position_.step) + " is already watched");
+  watch_ = watch;
+}
+
 StepResult Run::train_step(const data::Batch& batch) {
   optimizer_->set_lr(schedule_.at(position_.step));
-  const nn::RunOptions options{true, policy_.accumulation, config_.seed, uint64_t(position_.step)};
+  watch_ = {};
+  before_step_running_ = true;
+  for (Callback* c : callbacks_) c->before_step(*this);
+  before_step_running_ = false;
+  const nn::RunOptions options{true, policy_.accumulation, config_.seed, uint64_t(position_.step), watch_.layers, {}};
   nn::Context ctx;
   const Tensor logits = model_->forward(batch.inputs, ctx, options);
   peak_activation_bytes_ = std::max(peak_activation_bytes_, nn::saved_bytes(ctx));
@@ -70,11 +81,12 @@ StepResult Run::train_step(const data::Batch& batch) {
   result.nonfinite = kernels::count_nonfinite(store_.grads().raw(), store_.grads().dtype(), store_.numel()) > 0;
   const float scale_used = scaler_.scale();
   result.applied = scaler_.update(result.nonfinite);
-  if (result.applied) optimizer_->step(scale_used, uint64_t(position_.step));
+  if (result.applied) optimizer_->step(scale_used, uint64_t(position_.step), watch_.intended_updates);
+  watch_ = {};
   position_.skipped_in_a_row = result.applied ? 0 : position_.skipped_in_a_row + 1;
   ++position_.step;
-  if (config_.stop_on_divergence) check_divergence(result, scale_used);
   for (Callback* c : callbacks_) c->after_step(*this, result);
+  if (config_.stop_on_divergence) check_divergence(result, scale_used);
   return result;
 }
 
@@ -94,7 +106,7 @@ void Run::check_divergence(const StepResult& step, float scale_used) const {
 }
 
 Tensor Run::logits(const Tensor& inputs) {
-  const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step)};
+  const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step), nullptr, {}};
   nn::Context ctx;
   return model_->forward(inputs.to(policy_.compute), ctx, options);
 }

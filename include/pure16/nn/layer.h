@@ -14,13 +14,32 @@
 
 namespace pure16::nn {
 
+/// Sees what flows between named layers, for telemetry: each named layer's output in forward
+/// and the gradient with respect to it in backward. `path` is the layer's path in the model,
+/// composed as its parameters' names are (`fc1`, `layer1.0.conv1`; a residual block's output is
+/// `layer1.0`). The tensors are only valid during the call.
+class LayerObserver {
+ public:
+  virtual ~LayerObserver() = default;
+  virtual void on_forward(const std::string& path, const Tensor& output) = 0;
+  virtual void on_backward(const std::string& path, const Tensor& output_grad) = 0;
+};
+
 /// Per-call settings decided by the trainer from the precision policy and the step.
 struct RunOptions {
   bool training = true;
   kernels::Accumulation accumulation = kernels::Accumulation::f32;
   uint64_t seed = 0;  // with `step`, keys the random streams of stochastic layers (dropout)
   uint64_t step = 0;
+  /// Told by the containers about each child they name; null on all but observed steps, which
+  /// is what keeps the path below from being built on the others.
+  LayerObserver* observer = nullptr;
+  std::string path;  // of the layer being run, with an observer: the prefix of its children's paths
 };
+
+/// `options` for the child called `name` of the layer they are for: its path extended when
+/// there is an observer to tell it to.
+RunOptions child_options(const RunOptions& options, const std::string& name);
 
 /// What a layer's forward keeps for its backward.
 struct Context {

@@ -12,7 +12,7 @@ class Sequential : public Layer {
  public:
   Sequential() = default;
   /// Appends `layer`. A non-empty `name` becomes the prefix of its parameters' and buffers'
-  /// names (prefix_state_names); layers without state need none.
+  /// names (prefix_state_names) and its path for a LayerObserver; layers without state need none.
   Sequential& add(std::unique_ptr<Layer> layer, const std::string& name = "");
   template <class L, class... Args>
   L& emplace(Args&&... args) {
@@ -35,6 +35,7 @@ class Sequential : public Layer {
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::string> names_;  // per layer, "" when unnamed
 };
 
 }  // namespace pure16::nn

@@ -103,14 +103,27 @@ struct BatchProgress {
 
 class Run;
 
+/// What a callback asks to see of the step about to run (Run::watch_step). Null fields: nothing.
+struct StepWatch {
+  /// Told each named layer's output in forward and the gradient with respect to it in backward.
+  nn::LayerObserver* layers = nullptr;
+  /// store().numel() floats: the optimizer writes the change it meant to add to each weight
+  /// before rounding (Optimizer::step's `intended`); untouched when the step is skipped.
+  float* intended_updates = nullptr;
+};
+
 /// Hooks into a run. Every default does nothing.
 class Callback {
  public:
   virtual ~Callback() = default;
+  /// Before each training step's forward pass; run.steps() is the step's number. A callback
+  /// that looks inside the step (telemetry) asks for it here with run.watch_step.
+  virtual void before_step(Run&) {}
   /// After backward, before the overflow check and the update: the step's gradients are in
   /// run.store().grads(), scaled by run.scaler().scale(). Data-parallel training reduces them here.
   virtual void after_backward(Run&) {}
-  /// After each training step, applied or skipped.
+  /// After each training step, applied or skipped, also the step the run diverged at (before
+  /// train_step throws Diverged): telemetry records that step above all.
   virtual void after_step(Run&, const StepResult&) {}
   /// After each batch of fit(), once the position has moved past it (a checkpoint taken here
   /// resumes with the next batch).
@@ -132,6 +145,11 @@ class Run {
 
   /// Hooks called in the order added; not owned, and must outlive their use.
   void add_callback(Callback& callback) { callbacks_.push_back(&callback); }
+  /// Looks inside the step about to run, and only that one: called from Callback::before_step
+  /// on the steps a callback samples, so that every other step runs as fast as it would without
+  /// it (no layer is told anything, the update takes its vector path). One watch a step: a
+  /// second throws std::logic_error, as would a call outside before_step.
+  void watch_step(const StepWatch& watch);
   /// What the run trains on, recorded in checkpoints and checked when one is restored.
   void set_dataset(const data::DatasetIdentity& identity) { dataset_ = identity; }
   const data::DatasetIdentity& dataset() const { return dataset_; }
@@ -199,6 +217,8 @@ class Run {
   std::vector<EpochRecord> history_;
   data::DatasetIdentity dataset_;
   std::vector<Callback*> callbacks_;
+  bool before_step_running_ = false;
+  StepWatch watch_;
   int64_t peak_activation_bytes_ = 0;
 };
 
