@@ -37,6 +37,15 @@ TEST(Optimizers, SafePureFp16AdamTrainsLikeFp32AndNaiveFp16AdamFails) {
   for (const auto* r : {&fp32, &safe, &naive})
     std::printf("train loss %.4f -> %.4f, test accuracy %.4f\n", r->epochs.front().train_loss,
                 r->epochs.back().train_loss, r->test_accuracy);
+  // Measured (Zen 5): fp32 0.912 -> 0.115, accuracy 0.873; safe pure-fp16 0.912 -> 0.115,
+  // 0.873; naive NaN from its first step (v and eps round to 0: m / 0), accuracy 0.207 (chance
+  // is 0.25). The margins are a tenth of fp32's final loss and two points of accuracy.
+  const double fp32_loss = fp32.epochs.back().train_loss;
+  EXPECT_LT(fp32_loss, 0.25 * fp32.epochs.front().train_loss);
+  EXPECT_NEAR(safe.epochs.back().train_loss, fp32_loss, 0.1 * fp32_loss);
+  EXPECT_GT(safe.test_accuracy, fp32.test_accuracy - 0.02);
+  EXPECT_FALSE(naive.epochs.back().train_loss < 2 * fp32_loss) << naive.epochs.back().train_loss;
+  EXPECT_LT(naive.test_accuracy, 0.35);
 }
 
 TEST(Optimizers, LarsLowersTheLoss) {
@@ -46,6 +55,9 @@ TEST(Optimizers, LarsLowersTheLoss) {
     const TrainResult r = train(config, small_problem());
     std::printf("%s train loss %.4f -> %.4f, test accuracy %.4f\n", precision, r.epochs.front().train_loss,
                 r.epochs.back().train_loss, r.test_accuracy);
+    // Measured (Zen 5): 1.029 -> 0.428 (fp32), 1.029 -> 0.385 (pure-fp16), accuracy 0.85-0.88.
+    EXPECT_LT(r.epochs.back().train_loss, 0.6 * r.epochs.front().train_loss) << precision;
+    EXPECT_GT(r.test_accuracy, 0.75) << precision;
   }
 }
 
