@@ -39,7 +39,9 @@ void adam_update(const AdamUpdateArgs& a) {
           const auto one_minus_beta1 = S::set1(1.0f - a.beta1), one_minus_beta2 = S::set1(1.0f - a.beta2);
           const auto rescale = S::set1(a.state_rescale), step_size = S::set1(a.step_size);
           const auto correction = S::set1(a.bias_correction2_sqrt), decoupled = S::set1(a.decoupled_decay);
-          const auto clamp = [&](auto x) { return S::select(S::gt(x, largest), largest, S::select(S::lt(x, lowest), lowest, x)); };
+          const auto clamp = [&](auto x) {
+            return S::select(S::gt(x, largest), largest, S::select(S::lt(x, lowest), lowest, x));
+          };
           const auto update = [&](int64_t i, auto count, const uint32_t* weight_words, const uint32_t* mean_words,
                                   const uint32_t* root_words) {
             const auto weight = S::load(w + i, count);
@@ -52,8 +54,7 @@ void adam_update(const AdamUpdateArgs& a) {
             store_update<S>(m + i, new_mean, count, mean_words);
             store_update<S>(v + i, new_root, count, root_words);
             const auto direction = S::div(new_mean, S::add(S::div(new_root, correction), eps_scaled));
-            const auto change =
-                S::sub(S::zero(), S::add(S::mul(step_size, direction), S::mul(decoupled, weight)));
+            const auto change = S::sub(S::zero(), S::add(S::mul(step_size, direction), S::mul(decoupled, weight)));
             if (c == nullptr) return store_update<S>(w + i, S::add(weight, change), count, weight_words);
             const auto compensated = S::add(change, S::load(c + i, count));
             S::store(w + i, S::add(weight, compensated), count);
@@ -61,15 +62,17 @@ void adam_update(const AdamUpdateArgs& a) {
           };
           parallel_chunks(a.n, [&](int64_t begin, int64_t end) {
             if (random_weights && random_state) {
-              sweep_with_words<S>(begin, end, a.seed, std::array{a.weight_stream, a.exp_avg_stream, a.exp_avg_sq_stream},
-                                  a.first_index,
-                                  [&](int64_t i, auto count, auto words) { update(i, count, words[0], words[1], words[2]); });
+              sweep_with_words<S>(
+                  begin, end, a.seed, std::array{a.weight_stream, a.exp_avg_stream, a.exp_avg_sq_stream}, a.first_index,
+                  [&](int64_t i, auto count, auto words) { update(i, count, words[0], words[1], words[2]); });
             } else if (random_state) {
-              sweep_with_words<S>(begin, end, a.seed, std::array{a.exp_avg_stream, a.exp_avg_sq_stream}, a.first_index,
-                                  [&](int64_t i, auto count, auto words) { update(i, count, nullptr, words[0], words[1]); });
+              sweep_with_words<S>(
+                  begin, end, a.seed, std::array{a.exp_avg_stream, a.exp_avg_sq_stream}, a.first_index,
+                  [&](int64_t i, auto count, auto words) { update(i, count, nullptr, words[0], words[1]); });
             } else if (random_weights) {
-              sweep_with_words<S>(begin, end, a.seed, std::array{a.weight_stream}, a.first_index,
-                                  [&](int64_t i, auto count, auto words) { update(i, count, words[0], nullptr, nullptr); });
+              sweep_with_words<S>(
+                  begin, end, a.seed, std::array{a.weight_stream}, a.first_index,
+                  [&](int64_t i, auto count, auto words) { update(i, count, words[0], nullptr, nullptr); });
             } else {
               sweep<S>(begin, end, [&](int64_t i, auto count) { update(i, count, nullptr, nullptr, nullptr); });
             }

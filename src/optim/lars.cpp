@@ -1,6 +1,7 @@
 #include "pure16/optim/lars.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/sgd_update.h"

@@ -44,9 +44,12 @@ struct Rounding16 {
 };
 Rounding16 rounding_of(DType t) {
   switch (t) {
-    case DType::f16: return {0x1.0p-11, 0x1.0p-25};
-    case DType::bf16: return {0x1.0p-8, 0x1.0p-134};
-    default: return {kU32, 0x1.0p-150};
+    case DType::f16:
+      return {0x1.0p-11, 0x1.0p-25};
+    case DType::bf16:
+      return {0x1.0p-8, 0x1.0p-134};
+    default:
+      return {kU32, 0x1.0p-150};
   }
 }
 
@@ -85,10 +88,12 @@ Reference reference_adam(std::vector<double> w, const std::vector<std::vector<do
       es[i] = std::sqrt(b2) * es[i] + std::sqrt(1 - b2) * eg + 4 * kU32 * root + rs.u * root + eta_s;
       const double denom = root / c2 + eps, e_denom = es[i] / c2 + 3 * kU32 * denom;
       const double ratio = m[i] / denom;
-      const double e_ratio = e_denom < denom ? (em[i] + std::abs(ratio) * e_denom) / (denom - e_denom) + 2 * kU32 * std::abs(ratio)
-                                             : std::numeric_limits<double>::infinity();
+      const double e_ratio = e_denom < denom
+                                 ? (em[i] + std::abs(ratio) * e_denom) / (denom - e_denom) + 2 * kU32 * std::abs(ratio)
+                                 : std::numeric_limits<double>::infinity();
       const double change = lr / bc1 * ratio + decay * out.w[i];
-      const double e_change = lr / bc1 * (e_ratio + kU32 * std::abs(ratio)) + decay * ew[i] + 3 * kU32 * std::abs(change);
+      const double e_change =
+          lr / bc1 * (e_ratio + kU32 * std::abs(ratio)) + decay * ew[i] + 3 * kU32 * std::abs(change);
       out.w[i] -= change;
       ew[i] += e_change + rw.u * std::abs(out.w[i]) + rw.eta;
     }
@@ -155,13 +160,13 @@ TEST(Adam, AdamWMatchesTorchSemantics) {
 }
 
 TEST(Adam, MixedPrecisionKeepsScaledBinary32State) {
-  expect_within_bound(run_adam(PrecisionPolicy::preset("mixed-fp16"), adam_config("adam", 1e-2f, 0.0f), 1024.0, 0.0, 1.0));
+  expect_within_bound(
+      run_adam(PrecisionPolicy::preset("mixed-fp16"), adam_config("adam", 1e-2f, 0.0f), 1024.0, 0.0, 1.0));
 }
 
 TEST(Adam, PureFp16StaysWithinRoundingOfReference) {
   // beta2 = 0.9999 (1 in fp16) works: the hyperparameters stay binary32.
-  expect_within_bound(
-      run_adam(nearest("pure-fp16"), adam_config("adam", 1e-2f, 1e-2f, 0.9999f), 1024.0, 0.0, 1.0));
+  expect_within_bound(run_adam(nearest("pure-fp16"), adam_config("adam", 1e-2f, 1e-2f, 0.9999f), 1024.0, 0.0, 1.0));
   expect_within_bound(run_adam(nearest("pure-fp16"), adam_config("adamw", 1e-2f, 0.1f), 1024.0, 0.0, 1.0));
 }
 
