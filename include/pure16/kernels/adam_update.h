@@ -58,7 +58,7 @@ struct AdamUpdateArgs {
 ///   u  = (0 - d) + c;  w' = w + u;  c = u - (w' - w)      (with it: w' and c round to nearest)
 /// m and s stored rounded once each. Naive, with r() rounding to nearest in the state dtype:
 ///   g = r(grad * inv_grad_scale);  g = r(g + weight_decay * w) when weight_decay != 0
-///   w = r(w * (1 - decoupled_decay))                     when decoupled_decay != 0
+///   w = w * (1 - decoupled_decay), to nearest in W       when decoupled_decay != 0 (mul_)
 ///   m = r(m + (1 - beta1) * (g - m))                     (torch's lerp_)
 ///   v = r(r(beta2 * v) + (1 - beta2) * g * g)            (mul_, addcmul_)
 ///   q = r(r(r(sqrt(v)) / bias_correction2_sqrt) + eps)   (sqrt, div, add_: eps rounds away)
