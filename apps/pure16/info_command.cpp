@@ -37,7 +37,8 @@ Command add_info_command(CLI::App& app) {
       doc["auto_accumulation"][std::string(dtype_name(dtype))] =
           kernels::accumulation_name(kernels::resolve_accumulation(dtype, Accumulation::automatic));
     for (const char* op : {"convert", "convert_stochastic", "add", "add_bias", "relu_forward", "relu_backward", "sum_rows",
-                           "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update"})
+                           "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update",
+                           "adam_update"})
       doc["elementwise"][op] = kernels::elementwise_variant(op);
     if (*json) {
       std::cout << doc.dump(2) << "\n";

@@ -1,8 +1,11 @@
 #include "pure16/kernels/elementwise.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "kernels/elementwise_reference.h"
 #include "kernels/kernel_table.h"
 
 namespace pure16::kernels {
@@ -30,6 +33,24 @@ void dropout(void* y, const void* x, DType dtype, int64_t n, float p, uint64_t s
   kernel_table().dropout.fn(y, x, dtype, n, p, seed, stream);
 }
 int64_t count_nonfinite(const void* x, DType dtype, int64_t n) { return kernel_table().count_nonfinite.fn(x, dtype, n); }
+double sum_squares(const void* x, DType dtype, int64_t n) {
+  constexpr int64_t kBlock = 1 << 13;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> partial(size_t(blocks), 0.0);
+  dispatch(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = static_cast<const T*>(x);
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t b = 0; b < blocks; ++b) {
+      double sum = 0;
+      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) sum += as_double(in[i]) * as_double(in[i]);
+      partial[size_t(b)] = sum;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
 SoftmaxXentResult softmax_cross_entropy(void* dlogits, const void* logits, const int32_t* labels, DType dtype,
                                         int64_t batch, int64_t classes, float grad_scale) {
   for (int64_t i = 0; i < batch; ++i)
@@ -52,6 +73,7 @@ std::string_view elementwise_variant(std::string_view op) {
   if (op == "count_nonfinite") return isa_name(t.count_nonfinite.isa);
   if (op == "softmax_cross_entropy") return isa_name(t.softmax_cross_entropy.isa);
   if (op == "sgd_update") return isa_name(t.sgd_update.isa);
+  if (op == "adam_update") return isa_name(t.adam_update.isa);
   throw std::invalid_argument("elementwise_variant: unknown op '" + std::string(op) + "'");
 }
 

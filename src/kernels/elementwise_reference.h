@@ -4,8 +4,14 @@
 
 #include <cstdint>
 
+#include <bit>
+#include <limits>
+#include <type_traits>
+
+#include "pure16/kernels/adam_update.h"
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/sgd_update.h"
+#include "pure16/numerics/philox.h"
 
 namespace pure16::kernels {
 
@@ -24,6 +30,27 @@ void dropout_ref(void* y, const void* x, DType dtype, int64_t n, float p, uint64
 int64_t count_nonfinite_ref(const void* x, DType dtype, int64_t n);
 SoftmaxXentResult softmax_cross_entropy_ref(void* dlogits, const void* logits, const int32_t* labels, DType dtype,
                                             int64_t batch, int64_t classes, float grad_scale);
-void sgd_update_ref(const SgdUpdateArgs& args);  // in sgd_update.cpp
+void sgd_update_ref(const SgdUpdateArgs& args);    // in sgd_update.cpp
+void adam_update_ref(const AdamUpdateArgs& args);  // in adam_update.cpp
+
+/// The largest finite value of T that binary32 holds (f64 values load rounded to binary32).
+template <class T>
+constexpr float largest_finite() {
+  if constexpr (std::is_same_v<T, fp16>) return 65504.0f;
+  if constexpr (std::is_same_v<T, bf16>) return std::bit_cast<float>(0x7f7f0000u);
+  return std::numeric_limits<float>::max();
+}
+
+/// T rounded from binary32: stochastically with Philox(seed, stream, index) where asked and T is
+/// 16 bits wide, else to nearest (exact for f32 and f64). The optimizers' stores.
+template <class T>
+T round_from(float x, bool stochastic, uint64_t seed, uint64_t stream, uint64_t index) {
+  if constexpr (std::is_same_v<T, fp16>) {
+    if (stochastic) return to_fp16_stochastic(x, Philox4x32::word(seed, stream, index));
+  } else if constexpr (std::is_same_v<T, bf16>) {
+    if (stochastic) return to_bf16_stochastic(x, Philox4x32::word(seed, stream, index));
+  }
+  return from_double<T>(double(x));
+}
 
 }  // namespace pure16::kernels

@@ -203,6 +203,7 @@ void register_elementwise_scalar(KernelTable& table) {
   table.count_nonfinite.set(count_nonfinite_ref, Isa::scalar);
   table.softmax_cross_entropy.set(softmax_cross_entropy_ref, Isa::scalar);
   table.sgd_update.set(sgd_update_ref, Isa::scalar);
+  table.adam_update.set(adam_update_ref, Isa::scalar);
   register_batchnorm_scalar(table);
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels/batchnorm_passes.h"
+#include "pure16/kernels/adam_update.h"
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/kernels/isa.h"
@@ -29,6 +30,7 @@ using DropoutFn = void (*)(void*, const void*, DType, int64_t, float, uint64_t, 
 using CountNonFiniteFn = int64_t (*)(const void*, DType, int64_t);
 using SoftmaxXentFn = SoftmaxXentResult (*)(void*, const void*, const int32_t*, DType, int64_t, int64_t, float);
 using SgdUpdateFn = void (*)(const SgdUpdateArgs&);
+using AdamUpdateFn = void (*)(const AdamUpdateArgs&);
 
 template <class Fn>
 struct Entry {
@@ -53,6 +55,7 @@ struct KernelTable {
   Entry<CountNonFiniteFn> count_nonfinite;
   Entry<SoftmaxXentFn> softmax_cross_entropy;
   Entry<SgdUpdateFn> sgd_update;
+  Entry<AdamUpdateFn> adam_update;
   Entry<BatchnormSumsFn> batchnorm_sums;
   Entry<BatchnormNormalizeFn> batchnorm_normalize;
   Entry<BatchnormInputGradFn> batchnorm_input_grad;

@@ -8,24 +8,8 @@
 
 #include "kernels/elementwise_reference.h"
 #include "kernels/kernel_table.h"
-#include "pure16/numerics/philox.h"
 
 namespace pure16::kernels {
-namespace {
-
-// T rounded from binary32: stochastically where asked and T is 16 bits wide, else to nearest
-// (exact for f32 and f64).
-template <class T>
-T round_from(float x, bool stochastic, uint64_t seed, uint64_t stream, uint64_t index) {
-  if constexpr (std::is_same_v<T, fp16>) {
-    if (stochastic) return to_fp16_stochastic(x, Philox4x32::word(seed, stream, index));
-  } else if constexpr (std::is_same_v<T, bf16>) {
-    if (stochastic) return to_bf16_stochastic(x, Philox4x32::word(seed, stream, index));
-  }
-  return from_double<T>(double(x));
-}
-
-}  // namespace
 
 void sgd_update_ref(const SgdUpdateArgs& a) {
   const bool with_momentum = a.momentum != nullptr;

@@ -12,7 +12,7 @@
 //   store_u32_interleaved4(p, a, b, c, d)    p[4 j + k] = lane j of the k-th vector (4 * lanes words)
 // where count is Full{} (S::lanes elements) or Partial{n} (the first n < S::lanes; the other
 // lanes read as zero and are not written), so loop tails run the same code as the body.
-// Arithmetic maps one-to-one onto instructions (add, mul, fma, max, compare, select, integer
+// Arithmetic maps one-to-one onto instructions (add, mul, div, sqrt, fma, max, compare, select, integer
 // shifts...); each function's comment says where lanes could differ from scalar C++.
 #pragma once
 

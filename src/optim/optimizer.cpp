@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "pure16/optim/adam.h"
+#include "pure16/optim/lars.h"
 #include "pure16/optim/sgd.h"
 
 namespace pure16::optim {
@@ -22,6 +24,14 @@ std::unique_ptr<Optimizer> make(nn::ParameterStore& store, const OptimizerConfig
 const std::vector<OptimizerRow>& optimizer_rows() {
   static const std::vector<OptimizerRow> rows{
       {{"sgd", "SGD with momentum, Nesterov momentum and weight decay (torch.optim.SGD)"}, make<Sgd>},
+      {{"adam", "Adam (torch.optim.Adam), its state kept fp16-safe in the gradient's loss-scaled units"},
+       [](nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed)
+           -> std::unique_ptr<Optimizer> { return std::make_unique<Adam>(store, config, policy, seed, false); }},
+      {{"adamw", "AdamW (torch.optim.AdamW): Adam with decoupled weight decay"},
+       [](nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed)
+           -> std::unique_ptr<Optimizer> { return std::make_unique<Adam>(store, config, policy, seed, true); }},
+      {{"lars", "LARS (You et al. 2017): SGD momentum with a per-tensor trust ratio, 1-D tensors excluded"},
+       make<Lars>},
   };
   return rows;
 }

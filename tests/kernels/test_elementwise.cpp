@@ -221,7 +221,8 @@ TEST(Elementwise, VariantsReportTheLevelUnderTest) {
     // avx512 is the highest level with element-wise variants (see elementwise_avx512bf16.cpp).
     const Isa expected = std::min(isa, Isa::avx512);
     for (const char* op : {"convert", "convert_stochastic", "add", "add_bias", "relu_forward", "relu_backward", "sum_rows",
-                           "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update"})
+                           "dropout", "count_nonfinite", "softmax_cross_entropy", "sgd_update",
+                           "adam_update"})
       EXPECT_EQ(elementwise_variant(op), isa_name(expected)) << op << " at " << isa_name(isa);
   });
   EXPECT_THROW(elementwise_variant("relu"), std::invalid_argument);

@@ -167,6 +167,27 @@ TEST_P(ResumeIsBitwise, ResNetWithBatchNormStatistics) {
 INSTANTIATE_TEST_SUITE_P(Presets, ResumeIsBitwise, ::testing::ValuesIn(PrecisionPolicy::preset_names()),
                          testing::preset_test_name);
 
+TEST(ResumeIsBitwiseWithAdam, PureFp16WhileTheLossScaleMoves) {
+  // Adam's state lives in the loss scale's units: its two arenas, the scale they are kept in
+  // and the steps applied (bias correction) must all come back for the resumed run to match.
+  const Problem& p = mlp_problem();
+  for (const char* name : {"adam", "adamw"}) {
+    SCOPED_TRACE(name);
+    TrainConfig config = config_for(p, "pure-fp16");
+    config.optimizer.name = name;
+    config.optimizer.lr = 1e-3f;
+    // A first scale of 2^24 overflows the logits' gradients (2^24 / 64 > 65504) and backs off; a
+    // growth interval of 3 then raises it again, so the state is rescaled both ways before and
+    // after the crash at step 6.
+    config.policy.loss_scale.initial = 0x1.0p24f;
+    config.policy.loss_scale.growth_interval = 3;
+    const Finished whole = train_through(p, config);
+    ASSERT_NE(whole.history.front().loss_scale, whole.history.back().loss_scale);
+    EXPECT_GT(whole.history.front().skipped_steps, 0);
+    expect_same(whole, train_with_crash(p, config, 3, 6, scratch(std::string("adam_") + name)));
+  }
+}
+
 // A checkpoint of a few steps of the MLP problem, for the error tests.
 fs::path small_checkpoint(const fs::path& dir, const TrainConfig& config) {
   const Problem& p = mlp_problem();

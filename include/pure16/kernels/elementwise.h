@@ -37,6 +37,13 @@ void sum_rows(void* out, const void* x, DType dtype, int64_t rows, int64_t cols,
 void dropout(void* y, const void* x, DType dtype, int64_t n, float p, uint64_t seed, uint64_t stream);
 /// Number of infinite or NaN elements.
 int64_t count_nonfinite(const void* x, DType dtype, int64_t n);
+/// Sum of x[i]^2 in binary64, for the norms LARS takes per parameter. Each square is exact (a
+/// binary32 or narrower significand squared fits binary64's 53 bits); the sum of each block of
+/// 8192 elements and then of the blocks, in order, so the result does not depend on the thread
+/// count, has relative error at most (n - 1) 2^-53 (n 2^-53 for f64, whose squares round). One
+/// variant: a sweep per step over the weights and gradients costs little next to the update, and
+/// vector lanes would be binary32.
+double sum_squares(const void* x, DType dtype, int64_t n);
 
 struct SoftmaxXentResult {
   double loss_sum = 0;  // sum over the batch of -log softmax(logits)[label]

@@ -7,6 +7,8 @@
 //   buffer init        seed                 stream(buffer_init, 0)          arena element / 2
 //   weight rounding    seed                 stream(weight_rounding, step)   arena element / 4
 //   momentum rounding  seed                 stream(momentum_rounding, step) arena element / 4
+//   Adam's m rounding  seed                 stream(exp_avg_rounding, step)  arena element / 4
+//   Adam's s rounding  seed                 stream(exp_avg_sq_rounding, step) arena element / 4
 //   dropout            seed                 stream(dropout, step, layer)    element / 4
 //   data order         seed ^ kShuffleKey   epoch                           position in the epoch
 //   augmentation       seed ^ kAugmentKey   epoch, sample's draw            sample
@@ -27,6 +29,8 @@ enum class RandomPurpose : uint64_t {
   weight_rounding = 3,
   momentum_rounding = 4,
   dropout = 5,
+  exp_avg_rounding = 6,     // Adam's first moment
+  exp_avg_sq_rounding = 7,  // Adam's second moment (its square root, safe)
 };
 
 constexpr uint64_t kMaxRandomStep = (uint64_t(1) << 40) - 1;

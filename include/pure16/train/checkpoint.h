@@ -3,12 +3,13 @@
 //   weights.<name>   the weights forward reads (compute dtype)
 //   master.<name>    the master copy, when the policy keeps one
 //   <arena>.<name>   each of the optimizer's state arenas: momentum (SGD, LARS), exp_avg and
-//                    exp_avg_sq (Adam), compensation (Kahan rounding)
+//                    exp_avg_sq_sqrt (Adam; exp_avg_sq when naive), compensation (Kahan rounding)
 //   buffers.<name>   BatchNorm running statistics
 // and in __metadata__, "pure16_checkpoint": a JSON document with the configuration, the
 // precision policy, the dataset's identity, the position (step, epoch, batch and the epoch's
-// running sums), the loss scaler's state, the optimizer's scalars (updates applied), the epochs' records,
-// and a hash of all tensor bytes, so corruption that keeps the file well-formed is caught too.
+// running sums), the loss scaler's state, the optimizer's scalars (updates applied, Adam's
+// state_scale), the epochs' records, and a hash of all tensor bytes, so corruption that keeps the
+// file well-formed is caught too.
 #pragma once
 
 #include <cstdint>
