@@ -26,9 +26,11 @@ export OMP_NUM_THREADS=1
 # Each test runs once, in the build that checks it hardest: under the sanitizers, but for the
 # tests named above, which run in Release. Only their executables are built in Release.
 release_only='_env_scalar$|KillAndResume|ThreadCount|ResNetWithBatchNormStatistics|TorchvisionExport'
+# Every test file of tests/apps is a target apps_test_<name> (tests/CMakeLists.txt's rule).
+apps_targets=()
+for file in tests/apps/test_*.cpp; do apps_targets+=("apps_$(basename "$file" .cpp)"); done
 release_targets=(pure16_cli kernels_test_gemm kernels_test_elementwise train_test_threads train_test_checkpoint
-  train_test_mnist_accuracy nn_test_resnet50_training train_test_torchvision_export apps_test_cli apps_test_cli_images
-  apps_test_cli_models apps_test_cli_resume apps_test_cli_ablate apps_test_bench)
+  train_test_mnist_accuracy nn_test_resnet50_training train_test_torchvision_export "${apps_targets[@]}")
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 if [ "${PURE16_SKIP_SANITIZERS:-0}" = 1 ]; then
   cmake --build build -j "$jobs"

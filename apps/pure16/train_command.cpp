@@ -113,7 +113,7 @@ int run_train(const TrainCommand& c) {
   std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << data.train_size << " train, "
             << data.test_size << " test), batch " << o.batch_size << ", lr " << o.lr << " (" << o.lr_schedule
             << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
-            << ", optimizer " << o.optimizer << ", momentum " << o.momentum << ", threads " << omp_get_max_threads() << "\n"
+            << ", optimizer " << config.optimizer.describe() << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
   if (!resume_from.empty())
     std::cout << "resumed from " << resume_from.string() << " at step " << run.position().step << " (epoch "

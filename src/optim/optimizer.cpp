@@ -1,6 +1,7 @@
 #include "pure16/optim/optimizer.h"
 
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
 #include "pure16/optim/adam.h"
@@ -63,6 +64,20 @@ void OptimizerConfig::validate() const {
     throw std::invalid_argument(name + ": betas must lie in [0, 1), got " + std::to_string(beta1) + ", " +
                                 std::to_string(beta2));
   if (nesterov && momentum == 0.0f) throw std::invalid_argument(name + ": Nesterov momentum needs momentum > 0");
+}
+
+std::string OptimizerConfig::describe() const {
+  char text[256];
+  if (name == "adam" || name == "adamw")
+    std::snprintf(text, sizeof text, "%s (beta1 %g, beta2 %g, eps %g, weight decay %g%s)", name.c_str(), beta1, beta2,
+                  eps, weight_decay, naive ? ", naive" : "");
+  else if (name == "lars")
+    std::snprintf(text, sizeof text, "lars (momentum %g, trust coefficient %g, weight decay %g)", momentum,
+                  trust_coefficient, weight_decay);
+  else
+    std::snprintf(text, sizeof text, "%s (momentum %g%s, weight decay %g)", name.c_str(), momentum,
+                  nesterov ? ", Nesterov" : "", weight_decay);
+  return text;
 }
 
 OptimizerConfig OptimizerConfig::sgd(float lr, float momentum, float weight_decay, bool nesterov) {

@@ -35,6 +35,9 @@ struct OptimizerConfig {
 
   /// Throws std::invalid_argument naming the field that is out of range or the unknown name.
   void validate() const;
+  /// The name and the settings the optimizer reads, e.g. "adam (beta1 0.9, beta2 0.999, eps 1e-08,
+  /// weight decay 0)".
+  std::string describe() const;
   /// SGD with these settings, every other field at its default.
   static OptimizerConfig sgd(float lr, float momentum, float weight_decay = 0.0f, bool nesterov = false);
 };
