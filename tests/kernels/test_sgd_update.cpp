@@ -13,6 +13,7 @@
 #include "pure16/kernels/isa.h"
 #include "pure16/kernels/sgd_update.h"
 #include "pure16/numerics/philox.h"
+#include "support/raw_buffer.h"
 #include "support/reference.h"
 
 namespace pure16::kernels {
@@ -20,39 +21,7 @@ namespace {
 
 using pure16::testing::for_each_isa;
 
-// n values of one dtype, as raw bytes.
-struct Buffer {
-  DType dtype;
-  std::vector<unsigned char> bytes;
-  Buffer(DType t, int64_t n) : dtype(t), bytes(size_t(n) * dtype_size(t)) {}
-  static Buffer random(DType t, int64_t n, uint64_t seed, double lo, double hi) {
-    Buffer b(t, n);
-    const std::vector<double> v = pure16::testing::random_values(n, seed, lo, hi);
-    for (int64_t i = 0; i < n; ++i) b.set(i, v[size_t(i)]);
-    return b;
-  }
-  float get(int64_t i) const {  // as the kernel loads it: exactly, or f64 rounded to binary32
-    return dispatch(dtype, [&](auto tag) {
-      typename decltype(tag)::type v;
-      std::memcpy(&v, bytes.data() + size_t(i) * sizeof(v), sizeof(v));
-      return float(as_double(v));
-    });
-  }
-  void set(int64_t i, double value) {
-    dispatch(dtype, [&](auto tag) {
-      const auto v = from_double<typename decltype(tag)::type>(value);
-      std::memcpy(bytes.data() + size_t(i) * sizeof(v), &v, sizeof(v));
-    });
-  }
-  // value rounded into the dtype: stochastically with `word` for fp16/bf16 when asked.
-  void store(int64_t i, float value, bool stochastic, uint32_t word) {
-    if (stochastic && dtype == DType::f16) return set_bits(i, to_fp16_stochastic(value, word).bits);
-    if (stochastic && dtype == DType::bf16) return set_bits(i, to_bf16_stochastic(value, word).bits);
-    set(i, double(value));
-  }
-  void set_bits(int64_t i, uint16_t b) { std::memcpy(bytes.data() + size_t(i) * 2, &b, 2); }
-  void* data() { return bytes.data(); }
-};
+using Buffer = testing::RawBuffer;
 
 struct Case {
   DType weight, grad, momentum;

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "pure16/optim/adam.h"
+#include "support/optimizer_fixture.h"
 #include "support/reference.h"
 
 namespace pure16::optim {
@@ -15,27 +16,7 @@ namespace {
 
 constexpr double kU32 = 0x1.0p-24;  // binary32 unit roundoff: every register operation
 
-struct Fixture {
-  nn::Parameter weight, bias;
-  nn::ParameterStore store;
-  explicit Fixture(const PrecisionPolicy& policy) {
-    weight.name = "weight";
-    weight.shape = {40, 50};
-    weight.init = nn::Init::uniform(1.0);
-    bias.name = "bias";
-    bias.shape = {40};
-    bias.init = nn::Init::uniform(1.0);
-    store.build({&weight, &bias}, policy, 3);
-  }
-  // Unscaled gradients of magnitude in [lo, hi) and random sign, stored carrying `scale`.
-  void set_grads(uint64_t seed, double lo, double hi, double scale) {
-    const std::vector<double> mag = testing::random_values(store.numel(), seed, lo, hi);
-    const std::vector<double> sign = testing::random_values(store.numel(), seed + 1000);
-    std::vector<double> g(mag.size());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = (sign[i] < 0 ? -mag[i] : mag[i]) * scale;
-    store.grads().copy_from(Tensor::from_doubles(g, {store.numel()}, store.grads().dtype()));
-  }
-};
+using Fixture = testing::OptimizerFixture;
 
 // Unit roundoff and the absolute error of rounding to nearest below the normal range (half the
 // smallest subnormal) of a storage dtype.

@@ -6,6 +6,7 @@
 
 #include "pure16/kernels/elementwise.h"
 #include "pure16/optim/lars.h"
+#include "support/optimizer_fixture.h"
 #include "support/reference.h"
 
 namespace pure16::optim {
@@ -13,25 +14,7 @@ namespace {
 
 constexpr double kU32 = 0x1.0p-24;
 
-struct Fixture {
-  nn::Parameter weight, bias;
-  nn::ParameterStore store;
-  explicit Fixture(const PrecisionPolicy& policy) {
-    weight.name = "weight";
-    weight.shape = {40, 50};
-    weight.init = nn::Init::uniform(1.0);
-    bias.name = "bias";
-    bias.shape = {40};
-    bias.init = nn::Init::uniform(1.0);
-    store.build({&weight, &bias}, policy, 3);
-  }
-  void set_grads(uint64_t seed, double scale) {
-    const std::vector<double> g = testing::random_values(store.numel(), seed);
-    std::vector<double> scaled(g.size());
-    for (size_t i = 0; i < g.size(); ++i) scaled[i] = g[i] * scale;
-    store.grads().copy_from(Tensor::from_doubles(scaled, {store.numel()}, store.grads().dtype()));
-  }
-};
+using Fixture = testing::OptimizerFixture;
 
 OptimizerConfig lars_config() {
   OptimizerConfig c;

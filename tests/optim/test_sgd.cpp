@@ -4,30 +4,13 @@
 #include <cmath>
 
 #include "pure16/optim/sgd.h"
+#include "support/optimizer_fixture.h"
 #include "support/reference.h"
 
 namespace pure16::optim {
 namespace {
 
-struct Fixture {
-  nn::Parameter weight, bias;
-  nn::ParameterStore store;
-  explicit Fixture(const PrecisionPolicy& policy) {
-    weight.name = "weight";
-    weight.shape = {40, 50};
-    weight.init = nn::Init::uniform(1.0);
-    bias.name = "bias";
-    bias.shape = {40};
-    bias.init = nn::Init::uniform(1.0);
-    store.build({&weight, &bias}, policy, 3);
-  }
-  void set_grads(uint64_t seed, double scale) {
-    const std::vector<double> g = testing::random_values(store.numel(), seed);
-    std::vector<double> scaled(g.size());
-    for (size_t i = 0; i < g.size(); ++i) scaled[i] = g[i] * scale;
-    store.grads().copy_from(Tensor::from_doubles(scaled, {store.numel()}, store.grads().dtype()));
-  }
-};
+using Fixture = testing::OptimizerFixture;
 
 // The float64 model, fed the same stored gradients; returns the weights after `steps`.
 std::vector<double> reference_sgd(std::vector<double> w, const std::vector<std::vector<double>>& grads,
