@@ -59,6 +59,8 @@ if [ "${PURE16_SKIP_SANITIZERS:-0}" != 1 ]; then
     target="${area}_$(basename "$file" .cpp)"
     [ "$area" = apps ] || [[ "$slow_targets" == *" $target "* ]] || sanitized_targets+=("$target")
   done
+  # The readers' fuzz targets replay their corpus and saved crashers here too (fuzz/CMakeLists.txt).
+  for file in fuzz/fuzz_*.cpp; do sanitized_targets+=("$(basename "$file" .cpp)_replay"); done
   cmake --build build-sanitize -j "$jobs" --target "${sanitized_targets[@]}"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-sanitize -j "$jobs" --output-on-failure --timeout 1800 --label-exclude 'slow|apps' \

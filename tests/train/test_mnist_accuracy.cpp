@@ -5,9 +5,8 @@
 //    three seeds pure-fp16 and pure-fp16-kahan must land within 0.2 points of fp32's mean. The
 //    naive presets and pure-bf16-kahan are measured by the ablation (docs/ABLATION.md), not held
 //    to a bar: at seed 0 pure-bf16-kahan ends at 97.69%.
-//  - LeNet-5, 10 epochs, lr 0.05 with a cosine schedule, momentum 0.9, weight decay
-//    5e-4, batch 64, must reach 99.0% in pure-fp16 (fp32 and pure-bf16 passed it too, README; left
-//    out to keep the suite within 20 minutes on 2 cores).
+// LeNet-5's 10 epochs (99.3% in pure-fp16, README) are 100 s on 2 cores: long training, which the
+// ablation study (examples/ablation/mnist-lenet.json) runs, not the test suite.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -84,28 +83,6 @@ TEST(MnistAblation, PureFp16StrategiesMatchFp32OverThreeSeeds) {
   for (const char* precision : {"pure-fp16", "pure-fp16-kahan"})
     EXPECT_NEAR(mean_accuracy(precision), fp32, 0.002) << precision << " against fp32's " << fp32;
 }
-
-class LenetAccuracy : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(LenetAccuracy, Reaches99PercentIn10Epochs) {
-  if (!mnist()) GTEST_SKIP() << "MNIST not in " << data::default_data_dir("mnist");
-  TrainConfig config;
-  config.model = "lenet5";
-  config.policy = PrecisionPolicy::preset(GetParam());
-  config.optimizer = optim::OptimizerConfig::sgd(0.05f, 0.9f, 5e-4f, false);
-  config.lr_schedule = optim::LrScheduleKind::cosine;
-  config.epochs = 10;
-  config.batch_size = 64;
-  config.seed = 0;
-  const TrainResult result = train(config, *mnist());
-  ASSERT_EQ(result.epochs.size(), 10u);
-  std::printf("[ lenet5 ] %s: test accuracy %.2f%% after 10 epochs\n", GetParam().c_str(), 100.0 * result.test_accuracy);
-  EXPECT_GE(result.test_accuracy, 0.990) << GetParam();
-}
-
-// pure-fp16 only: at 100 s a run on 2 cores, an fp32 baseline does not fit the suite's 20
-// minutes; the MLP test above holds fp32 to the same bar as every preset.
-INSTANTIATE_TEST_SUITE_P(Presets, LenetAccuracy, ::testing::Values("pure-fp16"), testing::preset_test_name);
 
 }  // namespace
 }  // namespace pure16::train
