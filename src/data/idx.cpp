@@ -15,10 +15,6 @@ constexpr uint8_t kUnsignedByte = 0x08;
 // Far more than any real IDX file holds; keeps the header from describing absurd arrays.
 constexpr int kMaxDims = 16;
 
-[[noreturn]] void fail(const std::string& name, const std::string& what) {
-  throw std::runtime_error("idx file " + name + ": " + what);
-}
-
 std::string hex(uint64_t value, int digits) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(value));
@@ -46,21 +42,25 @@ uint32_t big_endian_u32(const unsigned char* p) {
 IdxArray parse_idx(std::string_view bytes, const std::string& name) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const uint64_t size = bytes.size();
+  const std::string file = "idx file " + name;
 
   // Header: magic (4 bytes), then one big-endian uint32 per dimension.
-  if (size < 4) fail(name, "truncated header: " + std::to_string(size) + " bytes, the magic number needs 4");
+  if (size < 4)
+    io::fail_reading(file, "truncated header: " + std::to_string(size) + " bytes, the magic number needs 4");
   if (p[0] != 0 || p[1] != 0)
-    fail(name, "bad magic number " + hex(big_endian_u32(p), 8) + " (an IDX file starts with two zero bytes)");
+    io::fail_reading(file,
+                     "bad magic number " + hex(big_endian_u32(p), 8) + " (an IDX file starts with two zero bytes)");
   if (p[2] != kUnsignedByte)
-    fail(name, "unsupported type code " + hex(p[2], 2) + " (" + type_name(p[2]) +
-                   "); only unsigned byte (0x08) is supported");
+    io::fail_reading(file, "unsupported type code " + hex(p[2], 2) + " (" + type_name(p[2]) +
+                               "); only unsigned byte (0x08) is supported");
   const int ndims = p[3];
   if (ndims == 0 || ndims > kMaxDims)
-    fail(name, "wrong number of dimensions " + std::to_string(ndims) + " (expected 1 to " + std::to_string(kMaxDims) + ")");
+    io::fail_reading(file, "wrong number of dimensions " + std::to_string(ndims) + " (expected 1 to " +
+                               std::to_string(kMaxDims) + ")");
   const uint64_t header_size = 4 + 4 * uint64_t(ndims);
   if (size < header_size)
-    fail(name, "truncated header: " + std::to_string(size) + " bytes, " + std::to_string(ndims) +
-                   " dimensions need " + std::to_string(header_size));
+    io::fail_reading(file, "truncated header: " + std::to_string(size) + " bytes, " + std::to_string(ndims) +
+                               " dimensions need " + std::to_string(header_size));
 
   IdxArray array;
   // Each dimension is below 2^32, but the product of up to 16 of them can overflow; anything
@@ -83,11 +83,11 @@ IdxArray parse_idx(std::string_view bytes, const std::string& name) {
     dims_text += std::to_string(array.dims[d]);
   }
   if (payload < count)
-    fail(name, "truncated: dimensions " + dims_text + " need " + std::to_string(count) + " bytes of data, the file has " +
-                   std::to_string(payload));
+    io::fail_reading(file, "truncated: dimensions " + dims_text + " need " + std::to_string(count) +
+                               " bytes of data, the file has " + std::to_string(payload));
   if (payload > count)
-    fail(name, "trailing garbage: " + std::to_string(payload - count) + " bytes after the " + std::to_string(count) +
-                   " bytes of data that dimensions " + dims_text + " describe");
+    io::fail_reading(file, "trailing garbage: " + std::to_string(payload - count) + " bytes after the " +
+                               std::to_string(count) + " bytes of data that dimensions " + dims_text + " describe");
 
   array.values.assign(p + header_size, p + size);
   return array;

@@ -36,10 +36,6 @@ constexpr long kMaxJpegDecoderBytes = 1L << 30;
 // at most 1032 * n bytes of rows: a header that claims more is rejected before any allocation.
 constexpr uint64_t kMaxDeflateRatio = 1032;
 
-[[noreturn]] void fail(const std::string& source, const std::string& what) {
-  throw std::runtime_error("image " + source + ": " + what);
-}
-
 std::string hex_bytes(const uint8_t* data, size_t n) {
   std::string s;
   char buf[4];
@@ -168,11 +164,11 @@ Image decode_jpeg(const uint8_t* data, size_t size, const std::string& source) {
   }
   jpeg_destroy_decompress(&cinfo);
   if (ok) return image;
-  if (error.truncated) fail(source, std::string("truncated JPEG: ") + error.message);
+  if (error.truncated) io::fail_reading("image " + source, std::string("truncated JPEG: ") + error.message);
   if (error.mgr.msg_code == JERR_NO_BACKING_STORE)
-    fail(source, "JPEG too large: decoding it would take more than " + std::to_string(kMaxJpegDecoderBytes >> 20) +
-                     " MB");
-  fail(source, std::string("corrupt JPEG: ") + error.message);
+    io::fail_reading("image " + source, "JPEG too large: decoding it would take more than " +
+                                            std::to_string(kMaxJpegDecoderBytes >> 20) + " MB");
+  io::fail_reading("image " + source, std::string("corrupt JPEG: ") + error.message);
 }
 
 bool jpeg_encode_into(jpeg_compress_struct* cinfo, JpegError* error, const Image* image, int quality,
@@ -271,11 +267,11 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& source) {
   PngError error{};
   PngInput input{data, size, 0};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &error, png_error_handler, png_warning_handler);
-  if (png == nullptr) fail(source, "cannot create a PNG decoder");
+  if (png == nullptr) io::fail_reading("image " + source, "cannot create a PNG decoder");
   png_infop info = png_create_info_struct(png);
   if (info == nullptr) {
     png_destroy_read_struct(&png, nullptr, nullptr);
-    fail(source, "cannot create a PNG decoder");
+    io::fail_reading("image " + source, "cannot create a PNG decoder");
   }
   png_set_read_fn(png, &input, png_read_from_memory);
   Image image;
@@ -287,7 +283,7 @@ Image decode_png(const uint8_t* data, size_t size, const std::string& source) {
     throw;
   }
   png_destroy_read_struct(&png, &info, nullptr);
-  if (!ok) fail(source, std::string("corrupt PNG: ") + error.message);
+  if (!ok) io::fail_reading("image " + source, std::string("corrupt PNG: ") + error.message);
   return image;
 }
 
@@ -328,10 +324,11 @@ Image::Image(int64_t height_, int64_t width_, int64_t channels_)
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& source) {
   static constexpr uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (size == 0) fail(source, "empty file");
+  if (size == 0) io::fail_reading("image " + source, "empty file");
   if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return decode_jpeg(data, size, source);
   if (size >= 8 && std::memcmp(data, kPng, 8) == 0) return decode_png(data, size, source);
-  fail(source, "not a JPEG or PNG file (it starts with bytes " + hex_bytes(data, std::min<size_t>(size, 8)) + ")");
+  io::fail_reading("image " + source,
+                   "not a JPEG or PNG file (it starts with bytes " + hex_bytes(data, std::min<size_t>(size, 8)) + ")");
 }
 
 Image decode_image(const std::filesystem::path& path) {

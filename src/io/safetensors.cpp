@@ -57,10 +57,6 @@ std::optional<uint64_t> checked_tensor_bytes(size_t element_size, const std::vec
   return uint64_t(bytes);
 }
 
-[[noreturn]] void fail(const std::string& file, const std::string& what) {
-  throw std::runtime_error(file + ": " + what);
-}
-
 // "a number", "an array": what a JSON value is, for messages.
 std::string kind_of(const json& value) {
   const std::string type = value.type_name();
@@ -80,13 +76,14 @@ class HeaderGuard {
   explicit HeaderGuard(const std::string& file) : file_(file) {}
 
   bool operator()(int depth, json::parse_event_t event, json& parsed) {
-    if (depth > kMaxDepth) fail(file_, "header nests values deeper than a safetensors header does");
+    if (depth > kMaxDepth) fail_reading(file_, "header nests values deeper than a safetensors header does");
     if (event == json::parse_event_t::object_start) keys_[size_t(depth) + 1].clear();
     if (event == json::parse_event_t::key) {
       const std::string& key = parsed.get_ref<const std::string&>();
       if (!keys_[size_t(depth)].insert(key).second)
-        fail(file_, depth == 1 ? "name " + quoted_name(key) + " appears twice in the header"
-                               : "key " + quoted_name(key) + " appears twice in the entry of " + quoted_name(entry_));
+        fail_reading(file_, depth == 1
+                                ? "name " + quoted_name(key) + " appears twice in the header"
+                                : "key " + quoted_name(key) + " appears twice in the entry of " + quoted_name(entry_));
       if (depth == 1) entry_ = key;
     }
     return true;
@@ -101,21 +98,21 @@ class HeaderGuard {
 
 json parse_header_json(std::string_view header, const std::string& file) {
   if (header.empty() || header.front() != '{')
-    fail(file, "header is not a JSON object (it must start with '{')");
+    fail_reading(file, "header is not a JSON object (it must start with '{')");
   try {
     return json::parse(header.begin(), header.end(), HeaderGuard(file));
   } catch (const json::exception& e) {
-    fail(file, std::string("header is not valid JSON: ") + e.what());
+    fail_reading(file, std::string("header is not valid JSON: ") + e.what());
   }
 }
 
 std::map<std::string, std::string> parse_metadata(const json& value, const std::string& file) {
   if (!value.is_object())
-    fail(file, "\"__metadata__\" is " + kind_of(value) + ", not a map of strings to strings");
+    fail_reading(file, "\"__metadata__\" is " + kind_of(value) + ", not a map of strings to strings");
   std::map<std::string, std::string> metadata;
   for (const auto& [key, item] : value.items()) {
     if (!item.is_string())
-      fail(file, "\"__metadata__\" maps " + quoted_name(key) + " to " + kind_of(item) + ", not a string");
+      fail_reading(file, "\"__metadata__\" maps " + quoted_name(key) + " to " + kind_of(item) + ", not a string");
     metadata.emplace(key, item.get<std::string>());
   }
   return metadata;
@@ -129,50 +126,54 @@ struct Entry {
 
 Entry parse_entry(const std::string& name, const json& value, uint64_t data_bytes, const std::string& file) {
   const std::string where = "tensor " + quoted_name(name);
-  if (!value.is_object()) fail(file, where + ": entry is " + kind_of(value) + ", not an object");
+  if (!value.is_object()) fail_reading(file, where + ": entry is " + kind_of(value) + ", not an object");
   for (const auto& item : value.items())
     if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
-      fail(file, where + ": unexpected key " + quoted_name(item.key()) + " (expected dtype, shape, data_offsets)");
+      fail_reading(file,
+                   where + ": unexpected key " + quoted_name(item.key()) + " (expected dtype, shape, data_offsets)");
   for (const char* key : {"dtype", "shape", "data_offsets"})
-    if (!value.contains(key)) fail(file, where + ": no \"" + key + "\"");
+    if (!value.contains(key)) fail_reading(file, where + ": no \"" + key + "\"");
 
   Entry entry;
   entry.tensor.name = name;
   const json& dtype = value["dtype"];
-  if (!dtype.is_string()) fail(file, where + ": dtype is " + kind_of(dtype) + ", not a string");
+  if (!dtype.is_string()) fail_reading(file, where + ": dtype is " + kind_of(dtype) + ", not a string");
   entry.tensor.dtype = dtype.get<std::string>();
   const StoredDTypeInfo* info = find_stored_dtype(entry.tensor.dtype);
-  if (info == nullptr) fail(file, where + ": unknown dtype " + quoted_name(entry.tensor.dtype));
+  if (info == nullptr) fail_reading(file, where + ": unknown dtype " + quoted_name(entry.tensor.dtype));
 
   const json& shape = value["shape"];
-  if (!shape.is_array()) fail(file, where + ": shape is " + kind_of(shape) + ", not a list");
+  if (!shape.is_array()) fail_reading(file, where + ": shape is " + kind_of(shape) + ", not a list");
   for (const json& dim : shape) {
     if (!dim.is_number_unsigned())
-      fail(file, where + ": shape holds " + dim.dump().substr(0, kMaxQuotedBytes) + ", not a non-negative integer");
+      fail_reading(file,
+                   where + ": shape holds " + dim.dump().substr(0, kMaxQuotedBytes) + ", not a non-negative integer");
     const uint64_t d = dim.get<uint64_t>();
     if (d > uint64_t(std::numeric_limits<int64_t>::max()))
-      fail(file, where + ": dimension " + std::to_string(d) + " does not fit in int64");
+      fail_reading(file, where + ": dimension " + std::to_string(d) + " does not fit in int64");
     entry.tensor.shape.push_back(int64_t(d));
   }
 
   const json& offsets = value["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned())
-    fail(file, where + ": data_offsets is not a list of two non-negative integers");
+    fail_reading(file, where + ": data_offsets is not a list of two non-negative integers");
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
   if (entry.begin > entry.end)
-    fail(file, where + ": " + offsets_text(entry.begin, entry.end) + " begin after they end");
+    fail_reading(file, where + ": " + offsets_text(entry.begin, entry.end) + " begin after they end");
   if (entry.end > data_bytes)
-    fail(file, where + ": " + offsets_text(entry.begin, entry.end) + " run past the end of the data (" +
-                   std::to_string(data_bytes) + " bytes)");
+    fail_reading(file, where + ": " + offsets_text(entry.begin, entry.end) + " run past the end of the data (" +
+                           std::to_string(data_bytes) + " bytes)");
 
   const std::optional<uint64_t> bytes = checked_tensor_bytes(info->size, entry.tensor.shape);
-  if (!bytes) fail(file, where + ": the element count of its shape (" + std::to_string(shape.size()) +
-                             " dimensions) overflows int64");
+  if (!bytes)
+    fail_reading(file, where + ": the element count of its shape (" + std::to_string(shape.size()) +
+                           " dimensions) overflows int64");
   if (*bytes != entry.end - entry.begin)
-    fail(file, where + ": its shape of " + entry.tensor.dtype + " needs " + std::to_string(*bytes) + " bytes, its " +
-                   offsets_text(entry.begin, entry.end) + " hold " + std::to_string(entry.end - entry.begin));
+    fail_reading(file, where + ": its shape of " + entry.tensor.dtype + " needs " + std::to_string(*bytes) +
+                           " bytes, its " + offsets_text(entry.begin, entry.end) + " hold " +
+                           std::to_string(entry.end - entry.begin));
   return entry;
 }
 
@@ -189,17 +190,17 @@ void check_coverage(std::vector<Entry>& entries, uint64_t data_bytes, const std:
     const std::string where =
         "tensor " + quoted_name(entry.tensor.name) + " (" + offsets_text(entry.begin, entry.end) + ")";
     if (entry.begin < covered)
-      fail(file, where + " overlaps tensor " + quoted_name(previous->tensor.name) + ", which ends at " +
-                     std::to_string(covered));
+      fail_reading(file, where + " overlaps tensor " + quoted_name(previous->tensor.name) + ", which ends at " +
+                             std::to_string(covered));
     if (entry.begin > covered)
-      fail(file, where + " leaves a gap of " + std::to_string(entry.begin - covered) +
-                     " bytes in the data after offset " + std::to_string(covered));
+      fail_reading(file, where + " leaves a gap of " + std::to_string(entry.begin - covered) +
+                             " bytes in the data after offset " + std::to_string(covered));
     covered = entry.end;
     previous = &entry;
   }
   if (covered != data_bytes)
-    fail(file, "the last " + std::to_string(data_bytes - covered) + " of the " + std::to_string(data_bytes) +
-                   " bytes of data belong to no tensor");
+    fail_reading(file, "the last " + std::to_string(data_bytes - covered) + " of the " + std::to_string(data_bytes) +
+                           " bytes of data belong to no tensor");
 }
 
 }  // namespace
@@ -292,15 +293,15 @@ std::string serialize_safetensors(const SafetensorsFile& contents) {
 
 SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& file) {
   if (bytes.size() < kLengthBytes)
-    fail(file, "truncated: " + std::to_string(bytes.size()) + " bytes, fewer than the 8 of the header length");
+    fail_reading(file, "truncated: " + std::to_string(bytes.size()) + " bytes, fewer than the 8 of the header length");
   uint64_t header_length = 0;
   std::memcpy(&header_length, bytes.data(), kLengthBytes);
   if (header_length > kMaxSafetensorsHeaderBytes)
-    fail(file, "header length " + std::to_string(header_length) + " exceeds the limit of " +
-                   std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
+    fail_reading(file, "header length " + std::to_string(header_length) + " exceeds the limit of " +
+                           std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
   if (header_length > bytes.size() - kLengthBytes)
-    fail(file, "header length " + std::to_string(header_length) + " runs past the end of the file (" +
-                   std::to_string(bytes.size() - kLengthBytes) + " bytes follow it)");
+    fail_reading(file, "header length " + std::to_string(header_length) + " runs past the end of the file (" +
+                           std::to_string(bytes.size() - kLengthBytes) + " bytes follow it)");
   const std::string_view data = bytes.substr(kLengthBytes + header_length);
   const json header = parse_header_json(bytes.substr(kLengthBytes, header_length), file);
 

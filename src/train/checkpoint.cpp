@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "pure16/io/read_file.h"
 #include "pure16/kernels/elementwise.h"
 #include "pure16/train/run_log.h"
 
@@ -16,10 +17,6 @@ constexpr int kFormatVersion = 2;
 constexpr const char* kMetadataKey = "pure16_checkpoint";
 constexpr std::string_view kFilePrefix = "checkpoint-step";
 constexpr std::string_view kFileSuffix = ".safetensors";
-
-[[noreturn]] void fail(const std::string& file, const std::string& what) {
-  throw std::runtime_error(file + ": " + what);
-}
 
 // JSON has no NaN (nlohmann writes null): a loss that was NaN comes back as NaN.
 double number_from(const nlohmann::json& json) { return json.is_null() ? NAN : json.get<double>(); }
@@ -191,24 +188,25 @@ RunPosition position_from_json(const nlohmann::json& j) {
 nlohmann::json checkpoint_document(const io::SafetensorsFile& contents, const std::string& file) {
   const auto it = contents.metadata.find(kMetadataKey);
   if (it == contents.metadata.end())
-    fail(file, "not a pure16 checkpoint (no \"" + std::string(kMetadataKey) + "\" in the safetensors metadata)");
+    io::fail_reading(file,
+                     "not a pure16 checkpoint (no \"" + std::string(kMetadataKey) + "\" in the safetensors metadata)");
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(it->second);
   } catch (const std::exception& e) {
-    fail(file, std::string("checkpoint metadata is not valid JSON: ") + e.what());
+    io::fail_reading(file, std::string("checkpoint metadata is not valid JSON: ") + e.what());
   }
-  if (!doc.is_object()) fail(file, "checkpoint metadata is not a JSON object");
+  if (!doc.is_object()) io::fail_reading(file, "checkpoint metadata is not a JSON object");
   try {
     const int version = doc.at("version").get<int>();
     if (version != kFormatVersion)
-      fail(file, "checkpoint format version " + std::to_string(version) + ", this pure16 reads version " +
-                     std::to_string(kFormatVersion));
+      io::fail_reading(file, "checkpoint format version " + std::to_string(version) + ", this pure16 reads version " +
+                                 std::to_string(kFormatVersion));
     const std::string stored_hash = doc.at("tensors_hash").get<std::string>();
     if (stored_hash != std::to_string(tensors_hash(contents)))
-      fail(file, "checkpoint is corrupt: its tensors do not match the hash recorded when it was written");
+      io::fail_reading(file, "checkpoint is corrupt: its tensors do not match the hash recorded when it was written");
   } catch (const nlohmann::json::exception& e) {
-    fail(file, std::string("checkpoint metadata: ") + e.what());
+    io::fail_reading(file, std::string("checkpoint metadata: ") + e.what());
   }
   return doc;
 }
@@ -232,19 +230,20 @@ std::string config_mismatch(const TrainConfig& mine, const TrainConfig& theirs) 
 void load_slice(const io::SafetensorsFile& contents, const std::string& file, const std::string& name, Tensor& arena,
                 const nn::Parameter& p) {
   const io::StoredTensor* t = contents.find(name);
-  if (t == nullptr) fail(file, "checkpoint has no tensor " + name);
+  if (t == nullptr) io::fail_reading(file, "checkpoint has no tensor " + name);
   const std::string dtype = io::stored_dtype_name(arena.dtype());
-  if (t->dtype != dtype) fail(file, "tensor " + name + " is " + t->dtype + ", this run keeps it as " + dtype);
+  if (t->dtype != dtype)
+    io::fail_reading(file, "tensor " + name + " is " + t->dtype + ", this run keeps it as " + dtype);
   if (Shape(t->shape.begin(), t->shape.end()) != p.shape)
-    fail(file, "tensor " + name + " has shape " + shape_string(Shape(t->shape.begin(), t->shape.end())) +
-                   ", the model's is " + shape_string(p.shape));
+    io::fail_reading(file, "tensor " + name + " has shape " + shape_string(Shape(t->shape.begin(), t->shape.end())) +
+                               ", the model's is " + shape_string(p.shape));
   Tensor out = slice(arena, p);
   std::memcpy(out.raw(), t->data.data(), t->data.size());
 }
 
 void check_finite(const Tensor& arena, int64_t numel, const std::string& file, const std::string& what) {
   if (arena.defined() && kernels::count_nonfinite(arena.raw(), arena.dtype(), numel) > 0)
-    fail(file, "checkpoint holds NaN or infinite values in its " + what);
+    io::fail_reading(file, "checkpoint holds NaN or infinite values in its " + what);
 }
 
 }  // namespace
@@ -364,7 +363,7 @@ CheckpointHeader read_checkpoint_header(const io::SafetensorsFile& contents, con
     for (const nlohmann::json& r : doc.at("history")) h.history.push_back(record_from_json(r));
     return h;
   } catch (const std::exception& e) {
-    fail(file, std::string("checkpoint metadata: ") + e.what());
+    io::fail_reading(file, std::string("checkpoint metadata: ") + e.what());
   }
 }
 
@@ -376,12 +375,14 @@ void Run::restore(const io::SafetensorsFile& contents, const std::string& file) 
   const CheckpointHeader header = read_checkpoint_header(contents, file);
   const nlohmann::json doc = nlohmann::json::parse(contents.metadata.at(kMetadataKey));
   const std::string mismatch = config_mismatch(config_, header.run.config);
-  if (!mismatch.empty()) fail(file, "cannot resume this run from it, the " + mismatch + " (run vs checkpoint)");
+  if (!mismatch.empty())
+    io::fail_reading(file, "cannot resume this run from it, the " + mismatch + " (run vs checkpoint)");
   const std::string data_mismatch = dataset_.difference(header.run.dataset);
-  if (!data_mismatch.empty()) fail(file, "cannot resume this run from it, the " + data_mismatch + " (run vs checkpoint)");
+  if (!data_mismatch.empty())
+    io::fail_reading(file, "cannot resume this run from it, the " + data_mismatch + " (run vs checkpoint)");
   if (header.run.steps_per_epoch != steps_per_epoch_)
-    fail(file, "checkpoint was written with " + std::to_string(header.run.steps_per_epoch) +
-                   " batches an epoch, this run has " + std::to_string(steps_per_epoch_));
+    io::fail_reading(file, "checkpoint was written with " + std::to_string(header.run.steps_per_epoch) +
+                               " batches an epoch, this run has " + std::to_string(steps_per_epoch_));
 
   std::vector<std::string> expected;
   for (nn::Parameter* p : model_->parameters()) {
@@ -403,7 +404,7 @@ void Run::restore(const io::SafetensorsFile& contents, const std::string& file) 
   std::sort(expected.begin(), expected.end());
   for (const io::StoredTensor& t : contents.tensors)
     if (!std::binary_search(expected.begin(), expected.end(), t.name))
-      fail(file, "checkpoint has a tensor this run does not: " + t.name);
+      io::fail_reading(file, "checkpoint has a tensor this run does not: " + t.name);
   check_finite(store_.values(), store_.numel(), file, "weights");
   check_finite(store_.master(), store_.numel(), file, "master weights");
   for (const optim::StateArena& arena : optimizer_->state_arenas())
@@ -417,7 +418,7 @@ void Run::restore(const io::SafetensorsFile& contents, const std::string& file) 
     for (const auto& [name, value] : doc.at("optimizer").items()) scalars.emplace_back(name, value.get<double>());
     optimizer_->restore_scalars(scalars);
   } catch (const std::exception& e) {
-    fail(file, std::string("checkpoint metadata: ") + e.what());
+    io::fail_reading(file, std::string("checkpoint metadata: ") + e.what());
   }
   position_ = header.position;
   history_ = header.history;

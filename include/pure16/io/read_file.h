@@ -12,4 +12,8 @@ namespace pure16::io {
 /// or cannot be read in full. Allocates only what the file holds.
 std::string read_file(const std::filesystem::path& path, const std::string& context);
 
+/// Throws std::runtime_error "<context>: <problem>", the form in which every reader reports what
+/// is wrong with a file (context: the file's name, and what in it, e.g. "idx file a.idx").
+[[noreturn]] void fail_reading(const std::string& context, const std::string& problem);
+
 }  // namespace pure16::io
