@@ -6,7 +6,10 @@
 # PURE16_ISA=scalar (it only adds the environment variable); the thread-count comparison (pure
 # arithmetic, twice); the ResNet checkpoint resumes (the MLP ones run the same save and restore
 # code on a model a hundred times smaller); the SIGKILL-and-resume runs of the CLI (a process test
-# of that same code, about eight minutes under the sanitizers); the PyTorch comparisons; and the
+# of that same code, about eight minutes under the sanitizers); the PyTorch comparisons; the
+# training steps of ResNet-18 and ResNet-50 in tests of the CIFAR reader, the memory report and
+# BatchNorm's statistics dtype (a minute and a half under the sanitizers: CifarForward and the MLP
+# runs of those tests' files take the same code paths there); and the
 # command-line tests of tests/apps (processes of the CLI, whose library code the sanitizer pass
 # runs through the library's own tests; under the sanitizers they took five minutes).
 # Installs what it needs, MNIST included (the real-data tests skip without it). About 20
@@ -25,12 +28,13 @@ jobs=$(nproc)
 export OMP_NUM_THREADS=1
 # Each test runs once, in the build that checks it hardest: under the sanitizers, but for the
 # tests named above, which run in Release. Only their executables are built in Release.
-release_only='_env_scalar$|KillAndResume|ThreadCount|ResNetWithBatchNormStatistics|TorchvisionExport'
+release_only='_env_scalar$|KillAndResume|ThreadCount|ResNetWithBatchNormStatistics|TorchvisionExport|TrainsResNet18Cifar|^Memory\.|BatchNormStatisticsKeepTheirOwnDtype'
 # Every test file of tests/apps is a target apps_test_<name> (tests/CMakeLists.txt's rule).
 apps_targets=()
 for file in tests/apps/test_*.cpp; do apps_targets+=("apps_$(basename "$file" .cpp)"); done
 release_targets=(pure16_cli kernels_test_gemm kernels_test_elementwise train_test_threads train_test_checkpoint
-  train_test_mnist_accuracy nn_test_resnet50_training train_test_torchvision_export "${apps_targets[@]}")
+  train_test_mnist_accuracy nn_test_resnet50_training train_test_torchvision_export data_test_cifar train_test_memory
+  train_test_trainer "${apps_targets[@]}")
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 if [ "${PURE16_SKIP_SANITIZERS:-0}" = 1 ]; then
   cmake --build build -j "$jobs"

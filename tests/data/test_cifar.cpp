@@ -237,8 +237,9 @@ TEST_F(CifarFiles, TrainsAnMlpThroughImageLoader) {
   EXPECT_TRUE(std::isfinite(result.epochs[0].train_loss));
   EXPECT_TRUE(std::isfinite(result.epochs[0].test_loss));
   EXPECT_TRUE(result.epochs[0].partial);
-  EXPECT_GE(result.test_accuracy, 0.0);
-  EXPECT_LE(result.test_accuracy, 1.0);
+  // Evaluated over the whole test file: the accuracy is a count of its kTest records.
+  const double correct = result.test_accuracy * kTest;
+  EXPECT_NEAR(correct, std::round(correct), 1e-9);
 }
 
 TEST_F(CifarFiles, TrainsResNet18CifarForTwoSteps) {
