@@ -176,10 +176,11 @@ std::vector<bool> PrecisionPolicy::kept_layers(const std::vector<std::string>& l
     }
     std::string list;
     for (const std::string& v : valid) list += (list.empty() ? "" : ", ") + v;
-    throw std::invalid_argument("'" + selector + "' matches no layer with parameters (valid: " + list +
-                                (layer_paths.size() > 24 ? ", or a layer path under one of them, e.g. " + layer_paths[1]
-                                                         : std::string()) +
-                                ")");
+    const auto nested = std::find_if(layer_paths.begin(), layer_paths.end(),
+                                     [](const std::string& path) { return path.find('.') != std::string::npos; });
+    if (layer_paths.size() > 24 && nested != layer_paths.end())
+      list += ", or a layer path under one of them, e.g. " + *nested;
+    throw std::invalid_argument("'" + selector + "' matches no layer with parameters (valid: " + list + ")");
   }
   return kept;
 }

@@ -115,6 +115,15 @@ TEST(ParameterGroups, SelectorsArePathsOrPrefixesOfWholeComponents) {
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "'fc9' matches no layer with parameters (valid: first, last, fc1, fc2, fc3)");
   }
+  // A deep model's valid selectors are named by their top-level prefixes.
+  policy.keep_fp32 = {"layer9"};
+  try {
+    policy.kept_layers(layer_paths(resnet->model->parameters()));
+    FAIL() << "layer9 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "'layer9' matches no layer with parameters (valid: first, last, conv1, bn1, layer1, "
+                                     "layer2, layer3, layer4, fc, or a layer path under one of them, e.g. layer1.0.conv1)");
+  }
   policy.keep_fp32 = {"fc"};  // a prefix of names, not of components
   EXPECT_THROW(policy.kept_layers({"fc1", "fc2", "fc3"}), std::invalid_argument);
   policy.keep_fp32 = {"layer1.0"};

@@ -32,7 +32,9 @@ TEST(Lars, Fp32MatchesTheFloat64Reference) {
   const double scale = 1024;
   Fixture f(policy);
   auto lars = make_optimizer(f.store, c, policy, 9);
-  std::vector<double> w = f.store.master().segment(0).to_doubles(), m(w.size(), 0), em(w.size(), 0), ew(w.size(), 0);
+  const Tensor& master = f.store.master().segment(0);
+  std::vector<double> w = master.to_doubles();
+  std::vector<double> m(w.size()), em(w.size()), ew(w.size());  // zeros
   const int steps = 5;
   for (int s = 0; s < steps; ++s) {
     f.set_grads(100 + uint64_t(s), scale);
@@ -66,7 +68,7 @@ TEST(Lars, Fp32MatchesTheFloat64Reference) {
       }
     }
   }
-  const std::vector<double> got = f.store.master().segment(0).to_doubles();
+  const std::vector<double> got = master.to_doubles();
   for (const nn::Parameter* p : f.store.parameters())
     for (int64_t i = p->offset; i < p->offset + p->value.numel(); ++i)
       ASSERT_NEAR(got[size_t(i)], w[size_t(i)], ew[size_t(i)]) << p->name << " element " << i - p->offset;
