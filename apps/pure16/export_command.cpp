@@ -42,7 +42,9 @@ Command add_export_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("export", "Write a checkpoint's model as safetensors, for PyTorch and other tools");
   sub->add_option("--checkpoint", o->checkpoint, "Checkpoint (or exported model) to read")->required();
   sub->add_option("--out", o->out, "File to write (.safetensors)")->required();
-  sub->add_option("--dtype", o->dtype, "Element type of the weights (default: the run's, per tensor: its compute dtype, fp32 for layers kept in fp32)")
+  sub->add_option("--dtype", o->dtype,
+                  "Element type of the weights (default: the run's, per tensor: its compute dtype, fp32 for layers "
+                  "kept in fp32)")
       ->check(CLI::IsMember({"fp16", "bf16", "fp32", "f16", "f32"}));
   sub->add_option("--layout", o->layout,
                   "pure16 (our shapes: convolutions OHWI) or torchvision (state_dict names and shapes: OIHW, "

@@ -169,16 +169,18 @@ std::vector<bool> PrecisionPolicy::kept_layers(const std::vector<std::string>& l
     }
     if (matched) continue;
     // Name the layers, or for deep models the top-level names that prefix them.
+    constexpr size_t kLayersNamed = 24;
+    const bool deep = layer_paths.size() > kLayersNamed;
     std::vector<std::string> valid{"first", "last"};
     for (const std::string& path : layer_paths) {
-      const std::string name = layer_paths.size() > 24 ? path.substr(0, path.find('.')) : path;
+      const std::string name = deep ? path.substr(0, path.find('.')) : path;
       if (valid.back() != name) valid.push_back(name);
     }
     std::string list;
     for (const std::string& v : valid) list += (list.empty() ? "" : ", ") + v;
     const auto nested = std::find_if(layer_paths.begin(), layer_paths.end(),
                                      [](const std::string& path) { return path.find('.') != std::string::npos; });
-    if (layer_paths.size() > 24 && nested != layer_paths.end())
+    if (deep && nested != layer_paths.end())
       list += ", or a layer path under one of them, e.g. " + *nested;
     throw std::invalid_argument("'" + selector + "' matches no layer with parameters (valid: " + list + ")");
   }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ std::string bytes_of(const Tensor& t) { return {static_cast<const char*>(t.raw()
 
 struct Case {
   std::string preset, optimizer;
+  friend void PrintTo(const Case& c, std::ostream* os) { *os << c.preset << " with " << c.optimizer; }
 };
 
 class UnkeptLayers : public ::testing::TestWithParam<Case> {};
