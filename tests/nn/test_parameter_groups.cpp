@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pure16/nn/linear.h"
 #include "pure16/nn/models.h"
 #include "pure16/nn/parameters.h"
 #include "support/reference.h"
@@ -36,7 +37,7 @@ std::string bytes_of(const Tensor& t) { return {static_cast<const char*>(t.raw()
 int64_t padded(const Parameter& p) { return (shape_numel(p.shape) + 31) / 32 * 32; }
 
 TEST(ParameterGroups, FirstAndLastLayerOfTheMlpInFp32) {
-  const auto kept = build("mlp", {28, 28, 1}, keeping("pure-fp16-naive", {"first", "last"}));
+  const auto kept = build("mlp", {8, 8, 1}, keeping("pure-fp16-naive", {"first", "last"}));
   const ParameterStore& store = kept->store;
   ASSERT_EQ(store.groups().size(), 3u);
   const std::vector<std::string> layers{"fc1", "fc2", "fc3"};
@@ -58,8 +59,8 @@ TEST(ParameterGroups, FirstAndLastLayerOfTheMlpInFp32) {
     (dtypes[g] == DType::f32 ? fp32_elements : fp16_elements) += elements;
     weights += elements * int64_t(dtype_size(dtypes[g]));
   }
-  // fc1 784x512 + 512, fc3 512x10 + 10 (padded to 32) in fp32; fc2 512x512 + 512 in fp16.
-  EXPECT_EQ(fp32_elements, 784 * 512 + 512 + 512 * 10 + 32);
+  // fc1 64x512 + 512, fc3 512x10 + 10 (padded to 32) in fp32; fc2 512x512 + 512 in fp16.
+  EXPECT_EQ(fp32_elements, 64 * 512 + 512 + 512 * 10 + 32);
   EXPECT_EQ(fp16_elements, 512 * 512 + 512);
   const MemoryReport memory = store.memory();
   EXPECT_EQ(memory.weights_bytes, weights);
@@ -73,9 +74,9 @@ TEST(ParameterGroups, FirstAndLastLayerOfTheMlpInFp32) {
 TEST(ParameterGroups, InitialValuesAreThoseOfTheRunTheLayerBelongsTo) {
   // Each element's draw depends on its offset alone: a kept layer starts where an fp32 run's
   // does, the others where the same preset without the override starts, to the bit.
-  const auto kept = build("mlp", {28, 28, 1}, keeping("pure-fp16", {"first", "last"}));
-  const auto fp32 = build("mlp", {28, 28, 1}, PrecisionPolicy::preset("fp32"));
-  const auto fp16 = build("mlp", {28, 28, 1}, PrecisionPolicy::preset("pure-fp16"));
+  const auto kept = build("mlp", {8, 8, 1}, keeping("pure-fp16", {"first", "last"}));
+  const auto fp32 = build("mlp", {8, 8, 1}, PrecisionPolicy::preset("fp32"));
+  const auto fp16 = build("mlp", {8, 8, 1}, PrecisionPolicy::preset("pure-fp16"));
   const std::vector<Parameter*> ps = kept->model->parameters();
   for (size_t i = 0; i < ps.size(); ++i) {
     const bool in_fp32 = ps[i]->value.dtype() == DType::f32;
@@ -85,7 +86,7 @@ TEST(ParameterGroups, InitialValuesAreThoseOfTheRunTheLayerBelongsTo) {
 }
 
 TEST(ParameterGroups, MixedPrecisionKeepsAMasterCopyOnlyWhereTheDtypesDiffer) {
-  const auto kept = build("mlp", {28, 28, 1}, keeping("mixed-fp16", {"fc1"}));
+  const auto kept = build("mlp", {8, 8, 1}, keeping("mixed-fp16", {"fc1"}));
   const ParameterStore& store = kept->store;
   ASSERT_EQ(store.groups().size(), 2u);
   const Parameter& fc1 = *store.groups()[0].parameters.front();
@@ -100,13 +101,23 @@ TEST(ParameterGroups, MixedPrecisionKeepsAMasterCopyOnlyWhereTheDtypesDiffer) {
 }
 
 TEST(ParameterGroups, SelectorsArePathsOrPrefixesOfWholeComponents) {
-  const auto resnet = build("resnet18-cifar", {8, 8, 3}, keeping("pure-fp16", {"layer1", "fc"}));
-  for (const Parameter* p : resnet->model->parameters()) {
+  // A ResNet's naming in miniature: conv1, layer1.0, layer1.1, layer10, fc.
+  Sequential model;
+  model.add(std::make_unique<Linear>(4, 8), "conv1");
+  auto layer1 = std::make_unique<Sequential>();
+  layer1->add(std::make_unique<Linear>(8, 8), "0");
+  layer1->add(std::make_unique<Linear>(8, 8), "1");
+  model.add(std::move(layer1), "layer1");
+  model.add(std::make_unique<Linear>(8, 8), "layer10");
+  model.add(std::make_unique<Linear>(8, 4), "fc");
+  ParameterStore store;
+  store.build(model.parameters(), keeping("pure-fp16", {"layer1", "fc"}), 5);
+  for (const Parameter* p : model.parameters()) {
     const bool kept = p->name.starts_with("layer1.") || p->name.starts_with("fc.");
     EXPECT_EQ(p->value.dtype(), kept ? DType::f32 : DType::f16) << p->name;
   }
-  // Groups are runs of consecutive layers: conv1 and bn1, layer1, layer2 .. layer4, fc.
-  EXPECT_EQ(resnet->store.groups().size(), 4u);
+  // Groups are runs of consecutive layers: conv1, layer1.0 and layer1.1, layer10, fc.
+  EXPECT_EQ(store.groups().size(), 4u);
 
   PrecisionPolicy policy = keeping("pure-fp16", {"first", "fc9"});
   try {
@@ -118,7 +129,7 @@ TEST(ParameterGroups, SelectorsArePathsOrPrefixesOfWholeComponents) {
   // A deep model's valid selectors are named by their top-level prefixes.
   policy.keep_fp32 = {"layer9"};
   try {
-    policy.kept_layers(layer_paths(resnet->model->parameters()));
+    policy.kept_layers(layer_paths(build_model("resnet18-cifar", {32, 32, 3}, 10)->parameters()));
     FAIL() << "layer9 was accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "'layer9' matches no layer with parameters (valid: first, last, conv1, bn1, layer1, "
@@ -129,13 +140,13 @@ TEST(ParameterGroups, SelectorsArePathsOrPrefixesOfWholeComponents) {
   policy.keep_fp32 = {"layer1.0"};
   EXPECT_EQ(policy.kept_layers({"conv1", "layer1.0.conv1", "layer1.0.bn1", "layer1.1.conv1", "layer10.0.conv1"}),
             (std::vector<bool>{false, true, true, false, false}));
-  EXPECT_THROW(Built().store.build(build_model("mlp", {28, 28, 1}, 10)->parameters(), policy, 1),
-               std::invalid_argument);
+  policy.keep_fp32 = {"layer1.2"};  // the store refuses what the policy cannot resolve
+  EXPECT_THROW(ParameterStore().build(model.parameters(), policy, 1), std::invalid_argument);
 }
 
 TEST(ParameterGroups, KeptLastLayerGivesFp32LogitsAndFp16InputGradients) {
-  const auto kept = build("mlp", {28, 28, 1}, keeping("pure-fp16", {"first", "last"}));
-  const Tensor x = Tensor::from_doubles(testing::random_values(4 * 784, 9), {4, 28, 28, 1}, DType::f16);
+  const auto kept = build("mlp", {8, 8, 1}, keeping("pure-fp16", {"first", "last"}));
+  const Tensor x = Tensor::from_doubles(testing::random_values(4 * 64, 9), {4, 8, 8, 1}, DType::f16);
   Context ctx;
   const Tensor logits = kept->model->forward(x, ctx, RunOptions{});
   EXPECT_EQ(logits.dtype(), DType::f32);
