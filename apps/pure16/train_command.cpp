@@ -115,6 +115,7 @@ int run_train(const TrainCommand& c) {
             << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
             << ", optimizer " << config.optimizer.describe() << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
+  if (run.store().groups().size() > 1) std::cout << "parameter groups " << run.store().describe_groups() << "\n";
   if (!resume_from.empty())
     std::cout << "resumed from " << resume_from.string() << " at step " << run.position().step << " (epoch "
               << run.position().epoch + 1 << ", batch " << run.position().batch << ")\n";
@@ -233,6 +234,25 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--bn-stats-dtype", o->policy.statistics,
                   "dtype of BatchNorm's running statistics (default: the preset's compute dtype)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  sub->add_option("--keep-fp32", o->policy.keep_fp32,
+                  "Layers whose parameters, gradients, optimizer state and arithmetic stay fp32: first, last, or "
+                  "layer paths or prefixes (fc1, layer1.0.conv1, layer4), comma-separated (default: none)")
+      ->check([](const std::string& s) {
+        try {
+          parse_keep_fp32(s);
+          return std::string();
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        }
+      });
+  // Selectors name the model's layers, so they are checked once every flag is read.
+  sub->final_callback([o] {
+    try {
+      o->check_keep_fp32();
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError(e.what());
+    }
+  });
   sub->add_option("--epochs", o->epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--max-steps", o->max_steps, "Stop after this many optimizer steps (0: no limit)")
       ->check(CLI::NonNegativeNumber)

@@ -110,7 +110,8 @@ std::string report_markdown(const StudyResults& study, const PlotOutcome& plots)
   }
 
   md += "\n## Memory\n\nBytes of training state, from the run log's final record, and the size of the model "
-        "`pure16 export` writes from the last checkpoint (the run's compute dtype).\n\n";
+        "`pure16 export` writes from the last checkpoint (each tensor in the dtype the run keeps it in: the "
+        "compute dtype, fp32 in layers kept in fp32).\n\n";
   md += table_row({"strategy", "weights", "gradients", "optimizer state", "master weights", "activations", "model file"});
   md += table_row(std::vector<std::string>(7, "---"));
   for (const StrategySummary& s : study.strategies)

@@ -47,9 +47,6 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
   if (!weight_.value.defined() || !running_mean_.value.defined())
     throw std::logic_error(name() + ": parameters or buffers were not built");
   const DType dtype = x.dtype();
-  if (dtype != weight_.value.dtype())
-    throw std::invalid_argument(name() + ": input is " + std::string(dtype_name(dtype)) + ", parameters are " +
-                                std::string(dtype_name(weight_.value.dtype())));
   const int64_t rows = x.numel() / channels_;
   Tensor y = Tensor::empty(x.shape(), dtype);
   Tensor xhat = Tensor::empty(x.shape(), dtype);

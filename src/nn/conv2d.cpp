@@ -93,9 +93,6 @@ int64_t Conv2d::forward_flops(const Shape& input) const {
 
 Tensor Conv2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) {
   if (!weight_.value.defined()) throw std::logic_error(name() + ": parameters were not built");
-  if (x.dtype() != weight_.value.dtype())
-    throw std::invalid_argument(name() + ": input is " + std::string(dtype_name(x.dtype())) + ", weights are " +
-                                std::string(dtype_name(weight_.value.dtype())));
   const kernels::Conv2dShape s = kernel_shape(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
   kernels::conv2d_forward(y.raw(), x.raw(), weight_.value.raw(), x.dtype(), options.accumulation, s);

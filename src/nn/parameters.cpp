@@ -14,12 +14,14 @@ namespace {
 // narrowest dtype (2 bytes) and is a multiple for the wider ones.
 constexpr int64_t kAlignElements = 32;
 
+int64_t padded(int64_t numel) { return (numel + kAlignElements - 1) / kAlignElements * kAlignElements; }
+
 // Assigns each parameter its aligned offset; returns the arena length.
 int64_t lay_out(const std::vector<Parameter*>& params) {
   int64_t numel = 0;
   for (Parameter* p : params) {
     p->offset = numel;
-    numel += (shape_numel(p->shape) + kAlignElements - 1) / kAlignElements * kAlignElements;
+    numel += padded(shape_numel(p->shape));
   }
   return numel;
 }
@@ -51,26 +53,92 @@ std::vector<double> initial_values(const std::vector<Parameter*>& params, int64_
   return init;
 }
 
-Tensor view_at(const Tensor& arena, const Parameter& p) {
-  return Tensor::view(arena.storage(), size_t(p.offset) * dtype_size(arena.dtype()), p.shape, arena.dtype());
+Tensor view_at(const Tensor& arena, int64_t element, const Shape& shape) {
+  return Tensor::view(arena.storage(), size_t(element) * dtype_size(arena.dtype()), shape, arena.dtype());
+}
+
+// Groups of consecutive parameters whose layers are kept alike.
+std::vector<ParameterGroup> group(const std::vector<Parameter*>& params, const PrecisionPolicy& policy) {
+  const std::vector<std::string> layers = layer_paths(params);
+  std::vector<bool> kept;
+  try {
+    kept = policy.kept_layers(layers);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("precision " + policy.name + ": keep fp32: " + e.what());
+  }
+  std::vector<ParameterGroup> groups;
+  size_t layer = 0;
+  for (Parameter* p : params) {
+    while (layers[layer] != layer_path(p->name)) ++layer;  // a layer's parameters are consecutive
+    if (groups.empty() || groups.back().kept_fp32 != kept[layer]) {
+      ParameterGroup g;
+      g.kept_fp32 = kept[layer];
+      g.dtypes = policy.state_dtypes(g.kept_fp32);
+      g.begin = p->offset;
+      groups.push_back(g);
+    }
+    ParameterGroup& g = groups.back();
+    p->group = groups.size() - 1;
+    g.parameters.push_back(p);
+    g.numel = p->offset + padded(shape_numel(p->shape)) - g.begin;
+  }
+  return groups;
 }
 
 }  // namespace
+
+std::string layer_path(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(0, dot);
+}
+
+std::vector<std::string> layer_paths(const std::vector<Parameter*>& params) {
+  std::vector<std::string> paths;
+  for (const Parameter* p : params) {
+    std::string path = layer_path(p->name);
+    if (paths.empty() || paths.back() != path) paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+Tensor Arena::view(const Parameter& p) const {
+  return view_at(segments_.at(p.group), p.offset - begins_.at(p.group), p.shape);
+}
+
+int64_t Arena::nbytes() const {
+  int64_t bytes = 0;
+  for (const Tensor& t : segments_) bytes += int64_t(t.nbytes());
+  return bytes;
+}
+
+Arena Arena::clone() const {
+  Arena copy = *this;
+  for (Tensor& t : copy.segments_) t = t.clone();
+  return copy;
+}
 
 void ParameterStore::build(const std::vector<Parameter*>& params, const PrecisionPolicy& policy, uint64_t seed,
                            const std::vector<Parameter*>& buffers) {
   params_ = params;
   numel_ = lay_out(params_);
-  values_ = Tensor::zeros({numel_}, policy.compute);
-  grads_ = Tensor::zeros({numel_}, policy.compute);
-  master_ = policy.has_master_copy() ? Tensor::zeros({numel_}, policy.master) : Tensor();
+  groups_ = group(params_, policy);
+  values_ = make_arena(&StateDTypes::compute);
+  grads_ = make_arena(&StateDTypes::compute);
+  // A group without a copy updates its values in place: its master segment is the same tensor.
+  master_ = values_;
+  for (size_t g = 0; g < groups_.size(); ++g)
+    if (groups_[g].dtypes.has_master_copy())
+      master_.segments_[g] = Tensor::zeros({groups_[g].numel}, groups_[g].dtypes.master);
 
   const std::vector<double> init = initial_values(params_, numel_, seed, RandomPurpose::weight_init);
-  kernels::convert(master().raw(), master().dtype(), init.data(), DType::f64, numel_);
-  if (has_master_copy()) refresh_values_from_master();
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    Tensor& master = master_.segments_[g];
+    kernels::convert(master.raw(), master.dtype(), init.data() + groups_[g].begin, DType::f64, groups_[g].numel);
+  }
+  refresh_values_from_master();
   for (Parameter* p : params_) {
-    p->value = view_at(values_, *p);
-    p->grad = view_at(grads_, *p);
+    p->value = values_.view(*p);
+    p->grad = grads_.view(*p);
   }
 
   const int64_t buffer_numel = lay_out(buffers);
@@ -78,9 +146,18 @@ void ParameterStore::build(const std::vector<Parameter*>& params, const Precisio
   const std::vector<double> buffer_init = initial_values(buffers, buffer_numel, seed, RandomPurpose::buffer_init);
   kernels::convert(buffers_.raw(), buffers_.dtype(), buffer_init.data(), DType::f64, buffer_numel);
   for (Parameter* b : buffers) {
-    b->value = view_at(buffers_, *b);
+    b->value = view_at(buffers_, b->offset, b->shape);
     b->grad = Tensor();
   }
+}
+
+Arena ParameterStore::make_arena(DType StateDTypes::*role) const {
+  Arena arena;
+  for (const ParameterGroup& g : groups_) {
+    arena.segments_.push_back(Tensor::zeros({g.numel}, g.dtypes.*role));
+    arena.begins_.push_back(g.begin);
+  }
+  return arena;
 }
 
 int64_t ParameterStore::parameter_count() const {
@@ -89,23 +166,49 @@ int64_t ParameterStore::parameter_count() const {
   return n;
 }
 
-Tensor ParameterStore::master_of(const Parameter& p) const {
-  return view_at(master_.defined() ? master_ : values_, p);
+void ParameterStore::zero_grads() {
+  for (size_t g = 0; g < grads_.groups(); ++g) std::memset(grads_.segment(g).raw(), 0, grads_.segment(g).nbytes());
 }
 
-void ParameterStore::zero_grads() { std::memset(grads_.raw(), 0, grads_.nbytes()); }
+int64_t ParameterStore::nonfinite_gradients() const {
+  int64_t count = 0;
+  for (size_t g = 0; g < grads_.groups(); ++g) {
+    const Tensor& grads = grads_.segment(g);
+    count += kernels::count_nonfinite(grads.raw(), grads.dtype(), grads.numel());
+  }
+  return count;
+}
 
 void ParameterStore::refresh_values_from_master() {
-  kernels::convert(values_.raw(), values_.dtype(), master_.raw(), master_.dtype(), numel_);
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (!groups_[g].dtypes.has_master_copy()) continue;
+    Tensor& values = values_.segment(g);
+    const Tensor& master = master_.segment(g);
+    kernels::convert(values.raw(), values.dtype(), master.raw(), master.dtype(), groups_[g].numel);
+  }
 }
 
 MemoryReport ParameterStore::memory() const {
   MemoryReport r;
-  r.weights_bytes = int64_t(values_.nbytes());
+  r.weights_bytes = values_.nbytes();
   r.buffers_bytes = int64_t(buffers_.nbytes());
-  r.gradients_bytes = int64_t(grads_.nbytes());
-  r.master_weights_bytes = master_.defined() ? int64_t(master_.nbytes()) : 0;
+  r.gradients_bytes = grads_.nbytes();
+  for (size_t g = 0; g < groups_.size(); ++g)
+    if (groups_[g].dtypes.has_master_copy()) r.master_weights_bytes += int64_t(master_.segment(g).nbytes());
   return r;
+}
+
+std::string ParameterStore::describe_groups() const {
+  std::string s;
+  for (const ParameterGroup& g : groups_) {
+    const std::vector<std::string> layers = layer_paths(g.parameters);
+    int64_t count = 0;
+    for (const Parameter* p : g.parameters) count += shape_numel(p->shape);
+    s += (s.empty() ? "" : "; ") + layers.front() + (layers.size() > 1 ? " .. " + layers.back() : "") + " " +
+         std::string(dtype_name(g.dtypes.compute)) + (g.kept_fp32 ? " (kept)" : "") + ", " + std::to_string(count) +
+         " parameters";
+  }
+  return s;
 }
 
 }  // namespace pure16::nn

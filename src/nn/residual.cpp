@@ -64,8 +64,10 @@ Tensor Residual::forward_impl(const Tensor& x, Context& ctx, const RunOptions& o
   // last layer, which the observer is told about, so only its path is extended.
   const Tensor main_out = main_->forward(x, ctx.children[0], options);
   const Tensor short_out = shortcut_ ? shortcut_->forward(x, ctx.children[1], shortcut_options(options)) : x;
-  // A new tensor: either branch's output may be held by a context (or be x itself).
-  return sum_of(main_out, short_out);
+  // A new tensor: either branch's output may be held by a context (or be x itself). The sum is in
+  // the block's input dtype, so a branch ending in a layer kept in fp32 is converted back here.
+  const auto in_input_dtype = [&x](const Tensor& t) { return t.dtype() == x.dtype() ? t : t.to(x.dtype()); };
+  return sum_of(in_input_dtype(main_out), in_input_dtype(short_out));
 }
 
 Tensor Residual::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) {

@@ -1,7 +1,6 @@
 #include "pure16/optim/lars.h"
 
 #include <cmath>
-#include <type_traits>
 
 #include "pure16/kernels/elementwise.h"
 #include "pure16/kernels/sgd_update.h"
@@ -10,22 +9,13 @@
 namespace pure16::optim {
 namespace {
 
-// The address of element `offset` of an arena.
-template <class P>
-P* at(P* base, DType dtype, int64_t offset) {
-  using Byte = std::conditional_t<std::is_const_v<P>, const unsigned char, unsigned char>;
-  return reinterpret_cast<Byte*>(base) + offset * int64_t(dtype_size(dtype));
-}
-
-double norm(const Tensor& arena, const nn::Parameter& p) {
-  return std::sqrt(kernels::sum_squares(at(arena.raw(), arena.dtype(), p.offset), arena.dtype(), p.value.numel()));
-}
+double norm(const Tensor& t) { return std::sqrt(kernels::sum_squares(t.raw(), t.dtype(), t.numel())); }
 
 }  // namespace
 
 Lars::Lars(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed)
     : Optimizer(store, config, policy, seed),
-      momentum_(Tensor::zeros({store_.numel()}, policy.optimizer_state)),
+      momentum_(store_.make_arena(&StateDTypes::optimizer_state)),
       local_lr_(store_.parameters().size(), 1.0) {}
 
 std::vector<StateArena> Lars::own_arenas() { return {{"momentum", &momentum_}}; }
@@ -37,28 +27,28 @@ double Lars::local_lr(const nn::Parameter& p) const {
 }
 
 void Lars::apply(float grad_scale, uint64_t step, float* intended) {
-  Tensor& weights = store_.master();
-  Tensor& grads = store_.grads();
   for (size_t k = 0; k < store_.parameters().size(); ++k) {
     const nn::Parameter& p = *store_.parameters()[k];
     const bool adapted = p.shape.size() > 1;
     double rate = 1.0;
+    Tensor weights = store_.master().view(p), grads = store_.grads().view(p), momentum = momentum_.view(p);
     if (adapted) {
-      const double w_norm = norm(weights, p), g_norm = norm(grads, p) / double(grad_scale);
+      const double w_norm = norm(weights), g_norm = norm(grads) / double(grad_scale);
       if (w_norm > 0 && g_norm > 0)
         rate = double(config_.trust_coefficient) * w_norm / (g_norm + double(config_.weight_decay) * w_norm);
     }
     local_lr_[k] = rate;
     kernels::SgdUpdateArgs a;
-    a.weights = at(weights.raw(), weights.dtype(), p.offset);
+    a.weights = weights.raw();
     a.weight_type = weights.dtype();
-    a.grads = at(grads.raw(), grads.dtype(), p.offset);
+    a.grads = grads.raw();
     a.grad_type = grads.dtype();
-    a.momentum = at(momentum_.raw(), momentum_.dtype(), p.offset);
-    a.momentum_type = momentum_.dtype();
+    a.momentum = momentum.raw();
+    a.momentum_type = momentum.dtype();
     if (compensation_.defined()) {
-      a.compensation = at(compensation_.raw(), compensation_.dtype(), p.offset);
-      a.compensation_type = compensation_.dtype();
+      Tensor compensation = compensation_.view(p);
+      a.compensation = compensation.raw();
+      a.compensation_type = compensation.dtype();
     }
     a.intended = intended == nullptr ? nullptr : intended + p.offset;
     a.n = p.value.numel();

@@ -94,13 +94,13 @@ Optimizer::Optimizer(nn::ParameterStore& store, const OptimizerConfig& config, c
                      uint64_t seed)
     : store_(store), config_(config), rounding_(policy.update_rounding), seed_(seed) {
   config_.validate();
-  if (rounding_ == Rounding::kahan) compensation_ = Tensor::zeros({store_.numel()}, policy.master);
+  if (rounding_ == Rounding::kahan) compensation_ = store_.make_arena(&StateDTypes::master);
 }
 
 void Optimizer::step(float grad_scale, uint64_t step, float* intended) {
   apply(grad_scale, step, intended);
   ++steps_applied_;
-  if (store_.has_master_copy()) store_.refresh_values_from_master();
+  store_.refresh_values_from_master();
 }
 
 std::vector<StateArena> Optimizer::state_arenas() {
@@ -111,7 +111,7 @@ std::vector<StateArena> Optimizer::state_arenas() {
 
 int64_t Optimizer::state_bytes() const {
   int64_t bytes = 0;
-  for (const StateArena& arena : const_cast<Optimizer*>(this)->state_arenas()) bytes += int64_t(arena.tensor->nbytes());
+  for (const StateArena& arena : const_cast<Optimizer*>(this)->state_arenas()) bytes += arena.arena->nbytes();
   return bytes;
 }
 

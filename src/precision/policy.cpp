@@ -1,5 +1,6 @@
 #include "pure16/precision/policy.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -119,6 +120,13 @@ void PrecisionPolicy::validate() const {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("precision " + name + ": " + e.what());
   }
+  try {
+    // Selectors written as the CLI takes them must read back the same: no empty, repeated or comma-holding one.
+    if (!keep_fp32.empty() && parse_keep_fp32(keep_fp32_name(keep_fp32)) != keep_fp32)
+      throw std::invalid_argument("a selector holds a comma");
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("precision " + name + ": keep fp32: " + e.what());
+  }
   if (compute == DType::f64 || master == DType::f64 || optimizer_state == DType::f64 || statistics == DType::f64)
     throw std::invalid_argument("precision " + name + ": f64 is for reference checks, not training");
 }
@@ -139,7 +147,68 @@ std::string PrecisionPolicy::describe() const {
                   std::string(dtype_name(statistics)) + ", accumulate " + accumulation_description() +
                   ", loss scale " +
                   loss_scale_name(loss_scale) + ", rounding " + std::string(rounding_name(update_rounding));
+  if (!keep_fp32.empty()) s += ", keep fp32 " + keep_fp32_name(keep_fp32);
   return s;
+}
+
+StateDTypes PrecisionPolicy::state_dtypes(bool kept_fp32) const {
+  if (kept_fp32) return {DType::f32, DType::f32, DType::f32};
+  return {compute, master, optimizer_state};
+}
+
+std::vector<bool> PrecisionPolicy::kept_layers(const std::vector<std::string>& layer_paths) const {
+  std::vector<bool> kept(layer_paths.size(), false);
+  for (const std::string& selector : keep_fp32) {
+    bool matched = false;
+    for (size_t i = 0; i < layer_paths.size(); ++i) {
+      const std::string& path = layer_paths[i];
+      // A prefix matches whole components only: `layer1` keeps layer1.0.conv1, not layer10.
+      const bool match = (selector == "first" && i == 0) || (selector == "last" && i + 1 == layer_paths.size()) ||
+                         path == selector || path.rfind(selector + ".", 0) == 0;
+      if (match) kept[i] = matched = true;
+    }
+    if (matched) continue;
+    // Name the layers, or for deep models the top-level names that prefix them.
+    constexpr size_t kLayersNamed = 24;
+    const bool deep = layer_paths.size() > kLayersNamed;
+    std::vector<std::string> valid{"first", "last"};
+    for (const std::string& path : layer_paths) {
+      const std::string name = deep ? path.substr(0, path.find('.')) : path;
+      if (valid.back() != name) valid.push_back(name);
+    }
+    std::string list;
+    for (const std::string& v : valid) list += (list.empty() ? "" : ", ") + v;
+    const auto nested = std::find_if(layer_paths.begin(), layer_paths.end(),
+                                     [](const std::string& path) { return path.find('.') != std::string::npos; });
+    if (deep && nested != layer_paths.end())
+      list += ", or a layer path under one of them, e.g. " + *nested;
+    throw std::invalid_argument("'" + selector + "' matches no layer with parameters (valid: " + list + ")");
+  }
+  return kept;
+}
+
+std::vector<std::string> parse_keep_fp32(std::string_view text) {
+  std::vector<std::string> selectors;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string selector(text.substr(start, comma - start));
+    if (selector.empty())
+      throw std::invalid_argument("'" + std::string(text) +
+                                  "' has an empty selector (expected a comma-separated list of first, last or layer "
+                                  "paths such as fc1 or layer1.0.conv1)");
+    if (std::find(selectors.begin(), selectors.end(), selector) != selectors.end())
+      throw std::invalid_argument("'" + std::string(text) + "' names " + selector + " twice");
+    selectors.push_back(selector);
+    start = comma + 1;
+  }
+  return selectors;
+}
+
+std::string keep_fp32_name(const std::vector<std::string>& selectors) {
+  std::string s;
+  for (const std::string& selector : selectors) s += (s.empty() ? "" : ",") + selector;
+  return s.empty() ? "none" : s;
 }
 
 LossScaleConfig parse_loss_scale(std::string_view text) {

@@ -49,11 +49,6 @@ uint64_t tensors_hash(const io::SafetensorsFile& contents) {
   return hash;
 }
 
-// Parameter p's elements of an arena laid out like the store's.
-Tensor slice(const Tensor& arena, const nn::Parameter& p) {
-  return Tensor::view(arena.storage(), size_t(p.offset) * dtype_size(arena.dtype()), p.shape, arena.dtype());
-}
-
 nlohmann::json policy_json(const PrecisionPolicy& p) {
   return {{"name", p.name},
           {"compute", dtype_name(p.compute)},
@@ -70,7 +65,8 @@ nlohmann::json policy_json(const PrecisionPolicy& p) {
             {"hysteresis", p.loss_scale.hysteresis},
             {"min_scale", p.loss_scale.min_scale},
             {"max_scale", p.loss_scale.max_scale}}},
-          {"rounding", rounding_name(p.update_rounding)}};
+          {"rounding", rounding_name(p.update_rounding)},
+          {"keep_fp32", p.keep_fp32}};
 }
 
 PrecisionPolicy policy_from_json(const nlohmann::json& j) {
@@ -92,6 +88,8 @@ PrecisionPolicy policy_from_json(const nlohmann::json& j) {
   p.loss_scale.min_scale = s.at("min_scale").get<float>();
   p.loss_scale.max_scale = s.at("max_scale").get<float>();
   p.update_rounding = parse_rounding(j.at("rounding").get<std::string>());
+  // Written since the per-layer overrides came; a file from before keeps no layer in fp32.
+  p.keep_fp32 = j.value("keep_fp32", std::vector<std::string>{});
   p.validate();
   return p;
 }
@@ -226,24 +224,25 @@ std::string config_mismatch(const TrainConfig& mine, const TrainConfig& theirs) 
   return "";
 }
 
-// Copies stored tensor `name` into parameter p's slice of `arena`, checking dtype and shape.
-void load_slice(const io::SafetensorsFile& contents, const std::string& file, const std::string& name, Tensor& arena,
-                const nn::Parameter& p) {
+// Copies stored tensor `name` into `out` (a parameter's or buffer's view, in the dtype this run
+// keeps it in), checking dtype and shape.
+void load_into(const io::SafetensorsFile& contents, const std::string& file, const std::string& name, Tensor out) {
   const io::StoredTensor* t = contents.find(name);
   if (t == nullptr) io::fail_reading(file, "checkpoint has no tensor " + name);
-  const std::string dtype = io::stored_dtype_name(arena.dtype());
-  if (t->dtype != dtype)
-    io::fail_reading(file, "tensor " + name + " is " + t->dtype + ", this run keeps it as " + dtype);
-  if (Shape(t->shape.begin(), t->shape.end()) != p.shape)
+  const std::string dtype = io::stored_dtype_name(out.dtype());
+  if (t->dtype != dtype) io::fail_reading(file, "tensor " + name + " is " + t->dtype + ", this run keeps it as " + dtype);
+  if (Shape(t->shape.begin(), t->shape.end()) != out.shape())
     io::fail_reading(file, "tensor " + name + " has shape " + shape_string(Shape(t->shape.begin(), t->shape.end())) +
-                               ", the model's is " + shape_string(p.shape));
-  Tensor out = slice(arena, p);
+                   ", the model's is " + shape_string(out.shape()));
   std::memcpy(out.raw(), t->data.data(), t->data.size());
 }
 
-void check_finite(const Tensor& arena, int64_t numel, const std::string& file, const std::string& what) {
-  if (arena.defined() && kernels::count_nonfinite(arena.raw(), arena.dtype(), numel) > 0)
-    io::fail_reading(file, "checkpoint holds NaN or infinite values in its " + what);
+void check_finite(const nn::Arena& arena, const std::string& file, const std::string& what) {
+  for (size_t g = 0; g < arena.groups(); ++g) {
+    const Tensor& segment = arena.segment(g);
+    if (kernels::count_nonfinite(segment.raw(), segment.dtype(), segment.numel()) > 0)
+      io::fail_reading(file, "checkpoint holds NaN or infinite values in its " + what);
+  }
 }
 
 }  // namespace
@@ -298,10 +297,9 @@ io::SafetensorsFile checkpoint_contents(const Run& run) {
   const std::vector<optim::StateArena> arenas = const_cast<Run&>(run).optimizer().state_arenas();
   for (nn::Parameter* p : model.parameters()) {
     contents.tensors.push_back(io::to_stored("weights." + p->name, p->value));
-    if (store.has_master_copy())
-      contents.tensors.push_back(io::to_stored("master." + p->name, slice(const_cast<nn::ParameterStore&>(store).master(), *p)));
+    if (store.has_master_copy(*p)) contents.tensors.push_back(io::to_stored("master." + p->name, store.master().view(*p)));
     for (const optim::StateArena& arena : arenas)
-      contents.tensors.push_back(io::to_stored(arena.name + "." + p->name, slice(*arena.tensor, *p)));
+      contents.tensors.push_back(io::to_stored(arena.name + "." + p->name, arena.arena->view(*p)));
   }
   for (nn::Parameter* b : model.buffers()) contents.tensors.push_back(io::to_stored("buffers." + b->name, b->value));
 
@@ -386,29 +384,29 @@ void Run::restore(const io::SafetensorsFile& contents, const std::string& file) 
 
   std::vector<std::string> expected;
   for (nn::Parameter* p : model_->parameters()) {
-    load_slice(contents, file, "weights." + p->name, store_.values(), *p);
+    load_into(contents, file, "weights." + p->name, store_.values().view(*p));
     expected.push_back("weights." + p->name);
-    if (store_.has_master_copy()) {
-      load_slice(contents, file, "master." + p->name, store_.master(), *p);
+    if (store_.has_master_copy(*p)) {
+      load_into(contents, file, "master." + p->name, store_.master().view(*p));
       expected.push_back("master." + p->name);
     }
     for (const optim::StateArena& arena : optimizer_->state_arenas()) {
-      load_slice(contents, file, arena.name + "." + p->name, *arena.tensor, *p);
+      load_into(contents, file, arena.name + "." + p->name, arena.arena->view(*p));
       expected.push_back(arena.name + "." + p->name);
     }
   }
   for (nn::Parameter* b : model_->buffers()) {
-    load_slice(contents, file, "buffers." + b->name, store_.buffer_values(), *b);
+    load_into(contents, file, "buffers." + b->name, b->value);
     expected.push_back("buffers." + b->name);
   }
   std::sort(expected.begin(), expected.end());
   for (const io::StoredTensor& t : contents.tensors)
     if (!std::binary_search(expected.begin(), expected.end(), t.name))
       io::fail_reading(file, "checkpoint has a tensor this run does not: " + t.name);
-  check_finite(store_.values(), store_.numel(), file, "weights");
-  check_finite(store_.master(), store_.numel(), file, "master weights");
+  check_finite(store_.values(), file, "weights");
+  check_finite(store_.master(), file, "master weights");
   for (const optim::StateArena& arena : optimizer_->state_arenas())
-    check_finite(*arena.tensor, store_.numel(), file, "optimizer's " + arena.name);
+    check_finite(*arena.arena, file, "optimizer's " + arena.name);
 
   try {
     const nlohmann::json& s = doc.at("loss_scaler");

@@ -167,25 +167,30 @@ std::string_view model_layout_name(ModelLayout layout) {
 }
 
 io::SafetensorsFile export_model(nn::Sequential& model, const nn::ParameterStore& store, const std::string& model_name,
-                                 ModelLayout layout, DType dtype, int64_t batches_tracked) {
+                                 ModelLayout layout, std::optional<DType> dtype, int64_t batches_tracked) {
   if (dtype == DType::f64) throw std::invalid_argument("export_model: dtype must be f32, f16 or bf16, got f64");
   check_store_holds(store, model, "export_model");
   io::SafetensorsFile file;
+  std::string dtypes;  // those written, in order of appearance: "f16", or "f32+f16" with layers kept in fp32
   for (const Entry& e : EntryCollector().collect(model)) {
     if (e.tensor == nullptr) {
       if (layout == ModelLayout::torchvision) file.tensors.push_back(int64_scalar(e.name, batches_tracked));
       continue;
     }
-    const Tensor ours = e.trained ? store.master_of(*e.tensor) : e.tensor->value;
+    const Tensor ours = e.trained ? store.master().view(*e.tensor) : e.tensor->value;
+    const DType stored_dtype = dtype.value_or(e.tensor->value.dtype());
     const Relayout r = relayout_in(layout, e);
     // to() rounds once, to nearest even, as it densifies the permuted view.
-    const Tensor stored = ours.reshape({r.rows, r.inner, r.channels}).transpose(1, 2).to(dtype).reshape(r.file_shape);
+    const Tensor stored =
+        ours.reshape({r.rows, r.inner, r.channels}).transpose(1, 2).to(stored_dtype).reshape(r.file_shape);
     file.tensors.push_back(io::to_stored(e.name, stored));
+    const std::string name(dtype_name(stored_dtype));
+    if (("+" + dtypes + "+").find("+" + name + "+") == std::string::npos) dtypes += (dtypes.empty() ? "" : "+") + name;
   }
   file.metadata = {{"format", "pt"},
                    {"pure16_layout", std::string(model_layout_name(layout))},
                    {"pure16_model", model_name},
-                   {"pure16_dtype", std::string(dtype_name(dtype))}};
+                   {"pure16_dtype", dtypes}};
   return file;
 }
 
@@ -230,10 +235,10 @@ ImportReport import_weights(const io::SafetensorsFile& contents, const std::stri
 
   for (const auto& [e, data] : loads) {
     const Relayout r = relayout_in(report.layout, *e);
-    Tensor target = e->trained ? store.master_of(*e->tensor) : e->tensor->value;
+    Tensor target = e->trained ? store.master().view(*e->tensor) : e->tensor->value;
     target.reshape({r.rows, r.inner, r.channels}).copy_from(data);
     // The values are the master weights rounded to the compute dtype, as after an update.
-    if (e->trained && store.has_master_copy()) e->tensor->value.copy_from(target);
+    if (e->trained && store.has_master_copy(*e->tensor)) e->tensor->value.copy_from(target);
   }
   report.tensors_loaded = int64_t(loads.size());
   return report;

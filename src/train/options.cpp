@@ -1,6 +1,7 @@
 #include "pure16/train/options.h"
 
 #include "pure16/kernels/gemm.h"
+#include "pure16/nn/models.h"
 
 namespace pure16::train {
 
@@ -19,6 +20,7 @@ PrecisionPolicy make_policy(const std::string& preset, const PolicyOverrides& ov
   if (!overrides.rounding.empty()) policy.update_rounding = parse_rounding(overrides.rounding);
   if (!overrides.accumulation.empty()) policy.accumulation = kernels::parse_accumulation(overrides.accumulation);
   if (!overrides.statistics.empty()) policy.statistics = parse_dtype(overrides.statistics);
+  if (!overrides.keep_fp32.empty()) policy.keep_fp32 = parse_keep_fp32(overrides.keep_fp32);
   policy.validate();
   return policy;
 }
@@ -47,6 +49,20 @@ TrainConfig TrainOptions::config() const {
   config.stop_on_divergence = !continue_on_divergence;
   config.validate();
   return config;
+}
+
+void TrainOptions::check_keep_fp32() const {
+  if (policy.keep_fp32.empty()) return;
+  PrecisionPolicy p;
+  p.keep_fp32 = parse_keep_fp32(policy.keep_fp32);
+  for (const nn::ModelInfo& info : nn::model_infos()) {
+    if (info.name != model) continue;
+    try {
+      p.kept_layers(nn::layer_paths(nn::build_model(model, info.sample_shape, info.num_classes)->parameters()));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("--keep-fp32: " + model + ": " + e.what());
+    }
+  }
 }
 
 data::DataOptions TrainOptions::data_options() const {

@@ -78,7 +78,7 @@ StepResult Run::train_step(const data::Batch& batch) {
 
   StepResult result;
   result.loss = loss.loss_sum / double(rows);
-  result.nonfinite = kernels::count_nonfinite(store_.grads().raw(), store_.grads().dtype(), store_.numel()) > 0;
+  result.nonfinite = store_.nonfinite_gradients() > 0;
   const float scale_used = scaler_.scale();
   result.applied = scaler_.update(result.nonfinite);
   if (result.applied) optimizer_->step(scale_used, uint64_t(position_.step), watch_.intended_updates);
@@ -105,10 +105,14 @@ void Run::check_divergence(const StepResult& step, float scale_used) const {
                    at);
 }
 
+DType Run::input_dtype() const {
+  return store_.parameters().empty() ? policy_.compute : store_.parameters().front()->value.dtype();
+}
+
 Tensor Run::logits(const Tensor& inputs) {
   const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step), nullptr, {}};
   nn::Context ctx;
-  return model_->forward(inputs.to(policy_.compute), ctx, options);
+  return model_->forward(inputs.to(input_dtype()), ctx, options);
 }
 
 EvalResult Run::evaluate(data::BatchSource& source) {
@@ -116,7 +120,7 @@ EvalResult Run::evaluate(data::BatchSource& source) {
   double loss_sum = 0;
   int64_t correct = 0, top5 = 0, samples = 0;
   for (int64_t b = 0; b < source.num_batches(); ++b) {
-    const data::Batch batch = source.batch(b, policy_.compute);
+    const data::Batch batch = source.batch(b, input_dtype());
     const Tensor logits = this->logits(batch.inputs);
     const kernels::SoftmaxXentResult r = kernels::softmax_cross_entropy(
         nullptr, logits.raw(), batch.labels.data(), logits.dtype(), logits.size(0), logits.size(1), 1.0f);
@@ -174,7 +178,7 @@ TrainResult Run::fit(data::BatchSource& train_source, data::BatchSource& test_so
         break;
       }
       const auto start = Clock::now();
-      const data::Batch batch = train_source.batch(position_.batch, policy_.compute);
+      const data::Batch batch = train_source.batch(position_.batch, input_dtype());
       const StepResult step = train_step(batch);
       RunPosition& p = position_;
       if (std::isfinite(step.loss)) {

@@ -11,7 +11,7 @@ constexpr const char* kRunKey = "pure16_run";
 
 }  // namespace
 
-io::SafetensorsFile export_run(Run& run, ModelLayout layout, DType dtype) {
+io::SafetensorsFile export_run(Run& run, ModelLayout layout, std::optional<DType> dtype) {
   io::SafetensorsFile contents = export_model(run.model(), run.store(), run.config().model, layout, dtype, run.steps());
   contents.metadata[kRunKey] = run_description_json(run).dump();
   return contents;

@@ -13,12 +13,6 @@ namespace {
 
 double fraction(int64_t part, int64_t whole) { return whole > 0 ? double(part) / double(whole) : 0.0; }
 
-// "fc1.weight" -> "fc1": a parameter's layer is its path less the last component.
-std::string layer_of(const std::string& parameter) {
-  const size_t dot = parameter.rfind('.');
-  return dot == std::string::npos ? parameter : parameter.substr(0, dot);
-}
-
 kernels::TensorStats stats_of(const Tensor& t) {
   const Tensor c = t.contiguous();
   return kernels::tensor_stats(c.raw(), c.dtype(), c.numel());
@@ -147,7 +141,7 @@ void Telemetry::on_backward(const std::string& path, const Tensor& output_grad) 
 void Telemetry::after_backward(Run& run) {
   if (!sampled_) return;
   for (const nn::Parameter* p : run.store().parameters()) {
-    const std::string layer = layer_of(p->name);
+    const std::string layer = nn::layer_path(p->name);
     parameter_entries_.push_back(tensor_entry(p->name, layer, "weight", p->value.dtype(), stats_of(p->value)));
     parameter_entries_.push_back(
         tensor_entry(p->name, layer, "weight_grad", p->grad.dtype(), stats_of(p->grad), scale_));
@@ -160,7 +154,6 @@ void Telemetry::after_step(Run& run, const StepResult& step) {
   sampled_ = false;
   nlohmann::json tensors = nlohmann::json::array();
   nn::ParameterStore& store = run.store();
-  const Tensor& master_after = store.master();
   const optim::OptimizerConfig& optimizer = run.optimizer().config();
   size_t next = 0;
   for (const nn::Parameter* p : store.parameters()) {
@@ -168,11 +161,11 @@ void Telemetry::after_step(Run& run, const StepResult& step) {
     tensors.push_back(std::move(parameter_entries_[next++]));
     if (!step.applied) continue;
     const int64_t n = p->value.numel();
-    const Tensor before = master_before_.slice(0, p->offset, p->offset + n);
-    const Tensor after = master_after.slice(0, p->offset, p->offset + n);
+    const Tensor before = master_before_.view(*p).reshape({n});
+    const Tensor after = store.master().view(*p).reshape({n});
     const std::vector<float> change = changes(before, after);
     // The update's own dtype is the master weights': the fp16/bf16 fractions of an fp32 run's.
-    nlohmann::json update = tensor_entry(p->name, layer_of(p->name), "update", before.dtype(),
+    nlohmann::json update = tensor_entry(p->name, nn::layer_path(p->name), "update", before.dtype(),
                                          kernels::tensor_stats(change.data(), DType::f32, n));
     update["lost_updates"] = lost_update_fraction(before, after, intended_.data() + p->offset);
     if (optimizer.weight_decay > 0)
@@ -191,7 +184,7 @@ void Telemetry::after_step(Run& run, const StepResult& step) {
   ++records_;
   parameter_entries_.clear();
   layer_entries_.clear();
-  master_before_ = Tensor();
+  master_before_ = nn::Arena();
 }
 
 }  // namespace pure16::train

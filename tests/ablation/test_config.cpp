@@ -1,6 +1,7 @@
 // Study configurations: what they mean, and errors that name the file and the key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -140,11 +141,20 @@ TEST(StudyConfig, FileErrorsNameTheFile) {
 }
 
 TEST(StudyConfig, ShippedExamplesParse) {
-  for (const char* name : {"mnist-mlp", "mnist-lenet", "cifar-resnet18"}) {
+  for (const char* name : {"mnist-mlp", "mnist-mlp-small-lr", "mnist-lenet", "cifar-resnet18"}) {
     const auto c = load_study_config(std::filesystem::path(PURE16_SOURCE_DIR) / "examples/ablation" / (std::string(name) + ".json"));
     EXPECT_EQ(c.name, name);
     EXPECT_EQ(c.baseline, "fp32") << name;
   }
+  // The arm that keeps the first and last layer in fp32 passes the selectors to `pure16 train`.
+  const auto small_lr = load_study_config(std::filesystem::path(PURE16_SOURCE_DIR) / "examples/ablation/mnist-mlp-small-lr.json");
+  const auto& kept = small_lr.strategies.back();
+  EXPECT_EQ(kept.name, "pure-fp16-naive+keep-fp32");
+  EXPECT_EQ(kept.precision, "pure-fp16-naive");
+  const std::vector<std::string> args = flag_arguments(strategy_flags(small_lr, kept));
+  const auto flag = std::find(args.begin(), args.end(), "--keep-fp32");
+  ASSERT_NE(flag, args.end());
+  EXPECT_EQ(*std::next(flag), "first,last");
 }
 
 }  // namespace

@@ -116,6 +116,31 @@ TEST(Cli, RunLogRecordsTheAccumulationThatRan) {
   EXPECT_NE(forced.err.find("note:"), std::string::npos) << forced.err;
 }
 
+// --keep-fp32 names layers of the model: a selector that matches none is a command-line mistake
+// (exit status 2) that names it and the valid ones; a good one is stated in the banner and the log.
+TEST(Cli, KeepFp32SelectsLayersOfTheModel) {
+  const std::string run = "train --dataset synthetic --epochs 1 --max-steps 2 --batch-size 64 --threads 1 ";
+  const CliResult unknown = run_cli(run + "--keep-fp32 first,fc9");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_NE(unknown.err.find("--keep-fp32: mlp: 'fc9' matches no layer with parameters (valid: first, last, fc1, fc2, fc3)"),
+            std::string::npos)
+      << unknown.err;
+  for (const char* malformed : {"first,,last", "last,last", ""}) {
+    const CliResult r = run_cli(run + "--keep-fp32 '" + malformed + "'");
+    EXPECT_EQ(r.exit_code, 2) << malformed << ": " << r.err;
+    EXPECT_NE(r.err.find("--keep-fp32"), std::string::npos) << r.err;
+  }
+  const auto log = scratch_dir() / "keep.jsonl";
+  const CliResult kept = run_cli(run + "--precision pure-fp16-naive --keep-fp32 first,last --log " + log.string());
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_NE(kept.out.find("rounding nearest, keep fp32 first,last"), std::string::npos) << kept.out;
+  EXPECT_NE(kept.out.find("parameter groups fc1 f32 (kept), "), std::string::npos) << kept.out;
+  std::istringstream lines(read_file(log));
+  nlohmann::json last;
+  for (std::string line; std::getline(lines, line);) last = nlohmann::json::parse(line);
+  EXPECT_EQ(last["precision"]["keep_fp32"], nlohmann::json::array({"first", "last"}));
+}
+
 // --lr 1e10 overflows every step after the first whatever the loss scale: the run says it diverged, ends its log
 // with a final record that says so, and exits with status 3, instead of finishing with a NaN loss.
 TEST(Cli, DivergingRunStopsWithItsOwnExitStatus) {

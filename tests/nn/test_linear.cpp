@@ -67,12 +67,29 @@ TEST(Linear, RejectsWrongInputShape) {
   }
 }
 
-TEST(Linear, RejectsInputOfAnotherDtype) {
+// A layer kept in fp32 among fp16 ones (PrecisionPolicy::keep_fp32) computes in its parameters'
+// dtype: its input is converted where it enters, its output stays fp32, the gradient it returns
+// is in the input's dtype, and an fp16 run's fp16 accumulation becomes binary32 sums for it.
+TEST(Linear, ComputesInItsParametersDtype) {
   Linear layer(4, 3);
   ParameterStore store;
-  store.build(layer.parameters(), policy_for(DType::f16), 1);
-  Context ctx;
-  EXPECT_THROW(layer.forward(Tensor::zeros({2, 4}, DType::f32), ctx, RunOptions{}), std::invalid_argument);
+  store.build(layer.parameters(), policy_for(DType::f32), 1);
+  const Tensor x = Tensor::from_doubles(testing::random_values(8, 3), {2, 4}, DType::f16);
+  RunOptions fp16_run;
+  fp16_run.accumulation = kernels::Accumulation::f16_block;
+  Context ctx, reference_ctx;
+  const Tensor y = layer.forward(x, ctx, fp16_run);
+  EXPECT_EQ(y.dtype(), DType::f32);
+  EXPECT_EQ(y.to_doubles(), layer.forward(x.to(DType::f32), reference_ctx, RunOptions{}).to_doubles());
+  const Tensor dy = Tensor::from_doubles(testing::random_values(6, 4), {2, 3}, DType::f32);
+  const Tensor dx = layer.backward(dy, ctx, fp16_run);
+  EXPECT_EQ(dx.dtype(), DType::f16);
+  EXPECT_EQ(dx.to_doubles(), layer.backward(dy, reference_ctx, RunOptions{}).to(DType::f16).to_doubles());
+  // An output gradient of another dtype is converted to the output's first.
+  Context ctx16;
+  layer.forward(x, ctx16, fp16_run);
+  EXPECT_EQ(layer.backward(dy.to(DType::f16), ctx16, fp16_run).to_doubles(),
+            layer.backward(dy.to(DType::f16).to(DType::f32), reference_ctx, RunOptions{}).to(DType::f16).to_doubles());
 }
 
 TEST(Linear, ParameterGradientsAccumulate) {

@@ -91,16 +91,16 @@ Outcome run_adam(const PrecisionPolicy& policy, const OptimizerConfig& config, d
                  int steps = 8) {
   Fixture f(policy);
   auto adam = make_optimizer(f.store, config, policy, 9);
-  const std::vector<double> w0 = f.store.master().to_doubles();
+  const std::vector<double> w0 = f.store.master().segment(0).to_doubles();
   std::vector<std::vector<double>> grads;
   for (int s = 0; s < steps; ++s) {
     f.set_grads(100 + uint64_t(s), lo, hi, scale);
-    grads.push_back(f.store.grads().to_doubles());
+    grads.push_back(f.store.grads().segment(0).to_doubles());
     adam->step(float(scale), uint64_t(s));
   }
   const Reference ref =
       reference_adam(w0, grads, config, config.name == "adamw", scale, policy.optimizer_state, policy.master);
-  Outcome out{f.store.master().to_doubles(), {}, 0, 0};
+  Outcome out{f.store.master().segment(0).to_doubles(), {}, 0, 0};
   for (size_t i = 0; i < out.w.size(); ++i) {
     out.nonfinite += std::isfinite(out.w[i]) ? 0 : 1;
     const double err = std::abs(out.w[i] - ref.w[i]);
@@ -108,7 +108,7 @@ Outcome run_adam(const PrecisionPolicy& policy, const OptimizerConfig& config, d
   }
   for (const StateArena& arena : adam->state_arenas())
     if (arena.name != "exp_avg")
-      for (double x : arena.tensor->to_doubles()) out.zero_second_moment += x == 0 ? 1 : 0;
+      for (double x : arena.arena->segment(0).to_doubles()) out.zero_second_moment += x == 0 ? 1 : 0;
   return out;
 }
 
@@ -182,7 +182,7 @@ TEST(Adam, LossScaleChangesRescaleTheStateExactly) {
       adam.step(float(scale), uint64_t(s));
       EXPECT_EQ(adam.state_scale(), scale);
     }
-    return f.store.master().to_doubles();
+    return f.store.master().segment(0).to_doubles();
   };
   EXPECT_EQ(run(true), run(false));
 }
@@ -201,11 +201,11 @@ TEST(Adam, RescalingSaturatesInsteadOfOverflowing) {
   // m~ ~ 0.96 * 45000 times 8 saturates at 65504; one step on gradients of at most 4 leaves
   // 0.9 * 65504 + 0.4, within an fp16 spacing (32) of it.
   double largest_mean = 0;
-  for (double x : adam.exp_avg().to_doubles()) largest_mean = std::max(largest_mean, std::abs(x));
+  for (double x : adam.exp_avg().segment(0).to_doubles()) largest_mean = std::max(largest_mean, std::abs(x));
   EXPECT_NEAR(largest_mean, 0.9 * 65504, 32);
   for (const StateArena& arena : adam.state_arenas())
-    for (double x : arena.tensor->to_doubles()) ASSERT_TRUE(std::isfinite(x)) << arena.name;
-  for (double x : f.store.master().to_doubles()) ASSERT_TRUE(std::isfinite(x));
+    for (double x : arena.arena->segment(0).to_doubles()) ASSERT_TRUE(std::isfinite(x)) << arena.name;
+  for (double x : f.store.master().segment(0).to_doubles()) ASSERT_TRUE(std::isfinite(x));
 }
 
 TEST(Adam, PureFp16KeepsTwoHalfPrecisionArenas) {
@@ -222,7 +222,7 @@ TEST(Adam, PureFp16KeepsTwoHalfPrecisionArenas) {
     if (kahan) {
       EXPECT_EQ(arenas[2].name, "compensation");
     }
-    for (const StateArena& a : arenas) EXPECT_EQ(a.tensor->dtype(), DType::f16) << a.name;
+    for (const StateArena& a : arenas) EXPECT_EQ(a.arena->segment(0).dtype(), DType::f16) << a.name;
     EXPECT_EQ(adam.state_bytes(), int64_t(arenas.size()) * f.store.numel() * 2);
     EXPECT_EQ(f.store.memory().master_weights_bytes, 0);
   }

@@ -32,11 +32,13 @@ TEST(Lars, Fp32MatchesTheFloat64Reference) {
   const double scale = 1024;
   Fixture f(policy);
   auto lars = make_optimizer(f.store, c, policy, 9);
-  std::vector<double> w = f.store.master().to_doubles(), m(w.size(), 0), em(w.size(), 0), ew(w.size(), 0);
+  const Tensor& master = f.store.master().segment(0);
+  std::vector<double> w = master.to_doubles();
+  std::vector<double> m(w.size()), em(w.size()), ew(w.size());  // zeros
   const int steps = 5;
   for (int s = 0; s < steps; ++s) {
     f.set_grads(100 + uint64_t(s), scale);
-    const std::vector<double> grads = f.store.grads().to_doubles();
+    const std::vector<double> grads = f.store.grads().segment(0).to_doubles();
     lars->step(float(scale), uint64_t(s));
     for (const nn::Parameter* p : f.store.parameters()) {
       const bool adapted = p->shape.size() > 1;
@@ -66,7 +68,7 @@ TEST(Lars, Fp32MatchesTheFloat64Reference) {
       }
     }
   }
-  const std::vector<double> got = f.store.master().to_doubles();
+  const std::vector<double> got = master.to_doubles();
   for (const nn::Parameter* p : f.store.parameters())
     for (int64_t i = p->offset; i < p->offset + p->value.numel(); ++i)
       ASSERT_NEAR(got[size_t(i)], w[size_t(i)], ew[size_t(i)]) << p->name << " element " << i - p->offset;
@@ -77,12 +79,12 @@ TEST(Lars, OneDimensionalTensorsAreNotAdaptedNorDecayed) {
   Fixture f(policy);
   Lars lars(f.store, lars_config(), policy, 1);
   f.set_grads(1, 1.0);
-  const std::vector<double> w0 = f.store.master().to_doubles(), g = f.store.grads().to_doubles();
+  const std::vector<double> w0 = f.store.master().segment(0).to_doubles(), g = f.store.grads().segment(0).to_doubles();
   lars.step(1.0f, 0);
   EXPECT_EQ(lars.local_lr(f.bias), 1.0);
   EXPECT_NE(lars.local_lr(f.weight), 1.0);
   // Plain SGD's first step on the bias: w - lr g, one binary32 product and difference.
-  const std::vector<double> w = f.store.master().to_doubles();
+  const std::vector<double> w = f.store.master().segment(0).to_doubles();
   for (int64_t i = f.bias.offset; i < f.bias.offset + f.bias.value.numel(); ++i)
     EXPECT_EQ(w[size_t(i)], double(float(w0[size_t(i)]) - float(2.0f * float(g[size_t(i)]))));
 }
@@ -91,7 +93,7 @@ TEST(Lars, ZeroWeightsOrGradientsKeepTheGlobalRate) {
   const PrecisionPolicy policy = PrecisionPolicy::preset("fp32");
   Fixture f(policy);
   Lars lars(f.store, lars_config(), policy, 1);
-  f.store.grads().fill(0.0);
+  f.store.grads().segment(0).fill(0.0);
   lars.step(1.0f, 0);
   EXPECT_EQ(lars.local_lr(f.weight), 1.0);
 }

@@ -30,22 +30,22 @@ void expect_matches_reference(const PrecisionPolicy& policy, const OptimizerConf
                               double tolerance) {
   Fixture f(policy);
   Sgd sgd(f.store, config, policy, 9);
-  const std::vector<double> w0 = f.store.master().to_doubles();
+  const std::vector<double> w0 = f.store.master().segment(0).to_doubles();
   std::vector<std::vector<double>> grads;
   const int steps = 5;
   for (int s = 0; s < steps; ++s) {
     f.set_grads(100 + s, grad_scale);
-    grads.push_back(f.store.grads().to_doubles());
+    grads.push_back(f.store.grads().segment(0).to_doubles());
     sgd.step(float(grad_scale), uint64_t(s));
   }
   const std::vector<double> expected = reference_sgd(w0, grads, config, grad_scale);
-  const std::vector<double> got = f.store.master().to_doubles();
+  const std::vector<double> got = f.store.master().segment(0).to_doubles();
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], expected[i], tolerance * std::max(1.0, std::abs(expected[i]))) << "element " << i;
   if (policy.has_master_copy()) {
     // The compute copy is the master rounded to nearest.
-    const std::vector<double> values = f.store.values().to_doubles();
-    const Tensor rounded = f.store.master().to(policy.compute);
+    const std::vector<double> values = f.store.values().segment(0).to_doubles();
+    const Tensor rounded = f.store.master().segment(0).to(policy.compute);
     EXPECT_EQ(values, rounded.to_doubles());
   }
 }
@@ -83,9 +83,9 @@ TEST(Sgd, PureFp16StoresOnlyHalfPrecisionState) {
   const PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
   Fixture f(policy);
   Sgd sgd(f.store, OptimizerConfig::sgd(0.1f, 0.9f, 0.0f, false), policy, 1);
-  EXPECT_EQ(f.store.master().dtype(), DType::f16);
-  EXPECT_FALSE(f.store.has_master_copy());
-  EXPECT_EQ(sgd.momentum_buffer().dtype(), DType::f16);
+  EXPECT_EQ(f.store.master().segment(0).dtype(), DType::f16);
+  EXPECT_FALSE(f.store.has_master_copy(f.weight));
+  EXPECT_EQ(sgd.momentum_buffer().segment(0).dtype(), DType::f16);
   const nn::MemoryReport m = f.store.memory();
   EXPECT_EQ(m.master_weights_bytes, 0);
   EXPECT_EQ(m.weights_bytes, f.store.numel() * 2);
@@ -107,11 +107,11 @@ TEST(Sgd, StochasticAndKahanRoundingKeepTinyUpdates) {
     store.build({&p}, policy, 1);
     Sgd sgd(store, OptimizerConfig::sgd(1.0f, 0.0f, 0.0f, false), policy, 42);
     const double update = 0x1.0p-14;
-    store.grads().fill(update);
+    store.grads().segment(0).fill(update);
     const int steps = 64;
     for (int s = 0; s < steps; ++s) sgd.step(1.0f, uint64_t(s));
     double mean = 0;
-    for (double v : store.values().to_doubles()) mean += v;
+    for (double v : store.values().segment(0).to_doubles()) mean += v;
     mean /= 4096;
     const double expected = 1.0 - steps * update;
     if (rounding == Rounding::nearest) {
@@ -138,7 +138,7 @@ TEST(Sgd, StochasticRoundingIsReproducibleFromTheSeed) {
       f.set_grads(7 + s, 1.0);
       sgd.step(1.0f, uint64_t(s));
     }
-    return f.store.values().to_doubles();
+    return f.store.values().segment(0).to_doubles();
   };
   EXPECT_EQ(run(5), run(5));
   EXPECT_NE(run(5), run(6));

@@ -130,6 +130,29 @@ TEST(Policy, RejectsF16AccumulationWithoutF16Compute) {
     }
 }
 
+TEST(Policy, KeepFp32SelectorsAndTheDtypesOfKeptLayers) {
+  EXPECT_EQ(parse_keep_fp32("first,last"), (std::vector<std::string>{"first", "last"}));
+  EXPECT_EQ(parse_keep_fp32("layer1.0.conv1"), std::vector<std::string>{"layer1.0.conv1"});
+  for (const char* bad : {"", "first,", ",last", "first,,last", "fc1,fc1"}) EXPECT_THROW(parse_keep_fp32(bad), std::invalid_argument) << bad;
+  EXPECT_EQ(keep_fp32_name({}), "none");
+
+  PrecisionPolicy p = PrecisionPolicy::preset("mixed-fp16");
+  EXPECT_EQ(p.state_dtypes(false), (StateDTypes{DType::f16, DType::f32, DType::f32}));
+  EXPECT_EQ(p.state_dtypes(true), (StateDTypes{DType::f32, DType::f32, DType::f32}));
+  EXPECT_TRUE(p.state_dtypes(false).has_master_copy());
+  EXPECT_FALSE(p.state_dtypes(true).has_master_copy());
+  EXPECT_EQ(p.describe().find("keep fp32"), std::string::npos);
+  p.keep_fp32 = {"first", "last"};
+  EXPECT_NE(p.describe().find(", keep fp32 first,last"), std::string::npos) << p.describe();
+  EXPECT_NO_THROW(p.validate());
+  p.keep_fp32 = {"first", ""};
+  EXPECT_THROW(p.validate(), std::invalid_argument);
+  p.keep_fp32 = {"a,b"};
+  EXPECT_THROW(p.validate(), std::invalid_argument);
+  p.keep_fp32 = {"last"};
+  EXPECT_EQ(p.kept_layers({"fc1", "fc2", "fc3"}), (std::vector<bool>{false, false, true}));
+}
+
 TEST(LossScaler, DynamicFollowsGradScalerDefaults) {
   LossScaleConfig config;
   config.mode = LossScaleMode::dynamic;

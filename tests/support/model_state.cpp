@@ -27,10 +27,16 @@ void calibrate_batchnorm(nn::Layer& model, const Tensor& x) {
   }
 }
 
+std::string arena_bytes(const nn::Arena& arena) {
+  std::string bytes;
+  for (size_t g = 0; g < arena.groups(); ++g)
+    bytes += std::string(static_cast<const char*>(arena.segment(g).raw()), arena.segment(g).nbytes());
+  return bytes;
+}
+
 std::string optimizer_state_bytes(optim::Optimizer& optimizer) {
   std::string bytes;
-  for (const optim::StateArena& arena : optimizer.state_arenas())
-    bytes += arena.name + std::string(static_cast<const char*>(arena.tensor->raw()), arena.tensor->nbytes());
+  for (const optim::StateArena& arena : optimizer.state_arenas()) bytes += arena.name + arena_bytes(*arena.arena);
   for (const auto& [name, value] : optimizer.state_scalars()) bytes += name + std::to_string(value);
   return bytes;
 }

@@ -21,6 +21,9 @@ void randomize_buffers(nn::Layer& model, uint64_t seed);
 /// momentum * (batch statistics) in them (BatchNorm2d's default momentum, 0.1), scaled back here.
 void calibrate_batchnorm(nn::Layer& model, const Tensor& x);
 
+/// The bytes of every segment of `arena`, in group order.
+std::string arena_bytes(const nn::Arena& arena);
+
 /// Every state arena of the optimizer, and its scalars, as bytes: equal strings mean an
 /// optimizer that continues identically.
 std::string optimizer_state_bytes(optim::Optimizer& optimizer);

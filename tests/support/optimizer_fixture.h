@@ -36,7 +36,7 @@ struct OptimizerFixture {
  private:
   void store_scaled(std::vector<double> g, double scale) {
     for (double& value : g) value *= scale;
-    store.grads().copy_from(Tensor::from_doubles(g, {store.numel()}, store.grads().dtype()));
+    store.grads().segment(0).copy_from(Tensor::from_doubles(g, {store.numel()}, store.grads().segment(0).dtype()));
   }
 };
 

@@ -72,8 +72,8 @@ data::DatasetIdentity identity_of(const data::Split& split) {
 // Everything the run's arithmetic depends on, as bytes.
 std::string state_bytes(Run& run) {
   auto bytes = [](const Tensor& t) { return t.defined() ? std::string(static_cast<const char*>(t.raw()), t.nbytes()) : ""; };
-  return bytes(run.store().values()) + bytes(run.store().master()) + testing::optimizer_state_bytes(run.optimizer()) +
-         bytes(run.store().buffer_values());
+  return testing::arena_bytes(run.store().values()) + testing::arena_bytes(run.store().master()) +
+         testing::optimizer_state_bytes(run.optimizer()) + bytes(run.store().buffer_values());
 }
 
 // A crash at a chosen step, after the batch or, where the step ends an epoch and
@@ -193,6 +193,20 @@ TEST(ResumeIsBitwiseWithAdam, PureFp16WhileTheLossScaleMoves) {
   }
 }
 
+TEST(ResumeIsBitwiseKeepingLayersInFp32, PureKahanAndMixedFp16) {
+  // Parameter groups of two dtypes: each tensor is saved and restored in its group's dtype, and
+  // a master copy (mixed-fp16) or a compensation buffer (Kahan) only in the dtype of its group.
+  const Problem& p = mlp_problem();
+  for (const char* preset : {"pure-fp16-kahan", "mixed-fp16"}) {
+    SCOPED_TRACE(preset);
+    TrainConfig config = config_for(p, preset);
+    config.policy.keep_fp32 = {"first", "last"};
+    config.policy.loss_scale.growth_interval = 3;
+    const Finished whole = train_through(p, config);
+    expect_same(whole, train_with_crash(p, config, 3, 6, scratch(std::string("keep_fp32_") + preset)));
+  }
+}
+
 // A checkpoint of a few steps of the MLP problem, for the error tests.
 fs::path small_checkpoint(const fs::path& dir, const TrainConfig& config) {
   const Problem& p = mlp_problem();
@@ -229,6 +243,11 @@ TEST(Checkpoint, RefusesAnotherModelPrecisionOrDataset) {
   std::string error = restore_error(other, identity, path);
   EXPECT_NE(error.find(path.string()), std::string::npos) << error;
   EXPECT_NE(error.find("precision"), std::string::npos) << error;
+
+  other = config;
+  other.policy.keep_fp32 = {"last"};
+  error = restore_error(other, identity, path);
+  EXPECT_NE(error.find("keep fp32 last vs"), std::string::npos) << error;
 
   other = config;
   other.model_options.dropout = 0.5f;
@@ -321,7 +340,7 @@ TEST(Checkpoint, NonFiniteWeightsAreRefused) {
   const TrainConfig config = config_for(p, "fp32");
   train::Run run(config, p.split.train.sample_shape, p.split.train.num_classes, 10);
   run.set_dataset(identity_of(p.split));
-  run.store().values().data<float>()[5] = NAN;
+  run.store().values().segment(0).data<float>()[5] = NAN;
   run.save(dir / "nan.safetensors");
   const std::string error = restore_error(config, identity_of(p.split), dir / "nan.safetensors");
   EXPECT_NE(error.find("NaN or infinite values in its weights"), std::string::npos) << error;

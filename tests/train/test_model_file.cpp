@@ -58,7 +58,7 @@ std::string bytes_of(const Tensor& t) { return {static_cast<const char*>(t.raw()
 
 // Everything an import may write: values, master weights, buffers.
 std::string state_of(nn::ParameterStore& store) {
-  return bytes_of(store.values()) + bytes_of(store.master()) + bytes_of(store.buffer_values());
+  return bytes_of(store.values().segment(0)) + bytes_of(store.master().segment(0)) + bytes_of(store.buffer_values());
 }
 
 std::vector<float> floats_of(const io::StoredTensor& t) {
@@ -89,8 +89,8 @@ TEST_P(RoundTrip, IsBitwise) {
   EXPECT_EQ(report.layout, layout);
   EXPECT_EQ(report.tensors_loaded, int64_t(to.model->parameters().size() + to.model->buffers().size()));
   EXPECT_TRUE(report.skipped.empty());
-  EXPECT_EQ(bytes_of(to.store.master()), bytes_of(from.store.master()));
-  EXPECT_EQ(bytes_of(to.store.values()), bytes_of(from.store.values()));
+  EXPECT_EQ(bytes_of(to.store.master().segment(0)), bytes_of(from.store.master().segment(0)));
+  EXPECT_EQ(bytes_of(to.store.values().segment(0)), bytes_of(from.store.values().segment(0)));
   EXPECT_EQ(bytes_of(to.store.buffer_values()), bytes_of(from.store.buffer_values()));
 }
 
@@ -124,7 +124,7 @@ TEST(ModelFile, ExportRoundsTheMasterWeightsOnce) {
   const io::SafetensorsFile f32 = export_model(*b.model, b.store, "tiny", ModelLayout::pure16, DType::f32, 0);
   const io::SafetensorsFile bf16 = export_model(*b.model, b.store, "tiny", ModelLayout::pure16, DType::bf16, 0);
   for (nn::Parameter* p : b.model->parameters()) {
-    const Tensor master = b.store.master_of(*p);
+    const Tensor master = b.store.master().view(*p);
     EXPECT_EQ(f16.find(p->name)->data, bytes_of(p->value)) << p->name;
     EXPECT_EQ(f32.find(p->name)->data, bytes_of(master)) << p->name;
     EXPECT_EQ(bf16.find(p->name)->data, bytes_of(master.to(DType::bf16))) << p->name;
@@ -307,7 +307,7 @@ TEST(ModelFile, AFileWithoutMetadataIsTorchvisionLayout) {
   const ImportReport report = import_weights(file, kFile, *b.model, b.store, false);
   EXPECT_EQ(report.layout, ModelLayout::torchvision);
   EXPECT_EQ(report.tensors_loaded, 8);
-  EXPECT_EQ(bytes_of(b.store.values()), bytes_of(build(tiny_model(3), "fp32", 1).store.values()));
+  EXPECT_EQ(bytes_of(b.store.values().segment(0)), bytes_of(build(tiny_model(3), "fp32", 1).store.values().segment(0)));
 }
 
 TEST(ModelFile, ReplaceHeadKeepsAFreshHeadForOtherClasses) {
@@ -321,7 +321,7 @@ TEST(ModelFile, ReplaceHeadKeepsAFreshHeadForOtherClasses) {
   EXPECT_EQ(report.tensors_loaded, 6);
   EXPECT_EQ(bytes_of(b.model->parameters()[4]->value) + bytes_of(b.model->parameters()[5]->value), fresh_head);
   Built source = build(tiny_model(3), "fp32", 1);
-  EXPECT_EQ(b.store.master_of(*b.model->parameters()[0]).to_doubles(), source.model->parameters()[0]->value.to_doubles());
+  EXPECT_EQ(b.store.master().view(*b.model->parameters()[0]).to_doubles(), source.model->parameters()[0]->value.to_doubles());
 
   // Any other mismatch is still an error.
   Built wider = build(tiny_model(5), "fp32", 2);

@@ -43,8 +43,8 @@ std::string final_state(const Case& c, const std::string& precision, int threads
   run.fit(train_loader, test_loader);
   omp_set_num_threads(saved);
   auto bytes = [](const Tensor& t) { return t.defined() ? std::string(static_cast<const char*>(t.raw()), t.nbytes()) : ""; };
-  return bytes(run.store().values()) + bytes(run.store().master()) + testing::optimizer_state_bytes(run.optimizer()) +
-         bytes(run.store().buffer_values());
+  return testing::arena_bytes(run.store().values()) + testing::arena_bytes(run.store().master()) +
+         testing::optimizer_state_bytes(run.optimizer()) + bytes(run.store().buffer_values());
 }
 
 class ThreadCount : public ::testing::TestWithParam<std::string> {};

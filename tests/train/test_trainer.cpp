@@ -24,6 +24,36 @@ TrainConfig small_config(const std::string& precision) {
   return config;
 }
 
+// A run that keeps every layer in fp32 is an fp32 run: with rounding to nearest and no loss
+// scale (pure-fp16-naive), the same initial values, batches (in the first layer's dtype), binary32
+// sums and updates give the fp32 preset's final weights, bit for bit, and its memory report. This
+// is what makes a partial override an ablation of exactly the layers it names.
+TEST(KeepFp32, EveryLayerKeptIsTheFp32Run) {
+  TrainConfig config = small_config("pure-fp16-naive");
+  config.epochs = 1;
+  config.policy.keep_fp32 = {"fc1", "fc2", "fc3"};
+  const data::Split& split = small_problem();
+  const auto final_weights = [&split](const TrainConfig& c, nn::MemoryReport& memory) {
+    data::Loader train_loader(split.train, c.batch_size, true, c.seed);
+    data::Loader test_loader(split.test, c.eval_batch_size, false, c.seed);
+    train::Run run(c, split.train.sample_shape, split.train.num_classes, train_loader.num_batches());
+    run.fit(train_loader, test_loader);
+    memory = run.result().memory;
+    std::vector<std::vector<double>> weights;
+    for (const nn::Parameter* p : run.store().parameters()) weights.push_back(p->value.to_doubles());
+    return weights;
+  };
+  nn::MemoryReport kept_memory, fp32_memory;
+  const auto kept = final_weights(config, kept_memory);
+  TrainConfig fp32_config = small_config("fp32");
+  fp32_config.epochs = config.epochs;
+  const auto fp32 = final_weights(fp32_config, fp32_memory);
+  EXPECT_TRUE(kept == fp32);
+  EXPECT_EQ(kept_memory.weights_bytes, fp32_memory.weights_bytes);
+  EXPECT_EQ(kept_memory.optimizer_bytes, fp32_memory.optimizer_bytes);
+  EXPECT_EQ(kept_memory.activations_bytes, fp32_memory.activations_bytes);
+}
+
 class TrainPrecision : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TrainPrecision, LearnsTheSyntheticTeacher) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ RunOptions child_options(const RunOptions& options, const std::string& name);
 struct Context {
   std::vector<Tensor> saved;
   Shape input_shape;
+  DType input_dtype = DType::f32;   // the dtype backward returns the input gradient in
+  DType output_dtype = DType::f32;  // the dtype backward hands the layer its output gradient in
   uint64_t stream = 0;
   std::vector<Context> children;  // for composite layers: one per child
 };
@@ -70,17 +73,26 @@ class Layer {
   /// multiply-add as two; only the GEMM-like work (convolutions, linear layers) is counted.
   virtual int64_t forward_flops(const Shape& /*input*/) const { return 0; }
 
-  /// Checks the input shape, then runs the layer.
+  /// Checks the input shape, then runs the layer. A layer with parameters of its own computes in
+  /// their dtype (fp32 in a layer the precision policy keeps in fp32) and converts its input to it;
+  /// its output stays in that dtype, for the next layer to convert.
   Tensor forward(const Tensor& x, Context& ctx, const RunOptions& options);
-  /// Returns dL/dx (undefined Tensor when need_input_grad is false) and accumulates parameter
-  /// gradients. `dy` must have the output's shape and dtype.
+  /// Returns dL/dx (undefined Tensor when need_input_grad is false) in the input's dtype, and
+  /// accumulates parameter gradients. `dy` must have the output's shape; it is converted to the
+  /// output's dtype when it differs.
   Tensor backward(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad = true);
 
  protected:
+  /// The dtype of the layer's own parameters, which it computes in; none for layers without
+  /// (activations, pooling, containers), which compute in their input's dtype.
+  virtual std::optional<DType> own_dtype() const { return std::nullopt; }
   virtual Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) = 0;
   virtual Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options,
                                bool need_input_grad) = 0;
 };
+
+/// The dtype of `p`'s values once the store has built them (a layer's own_dtype), none before.
+std::optional<DType> dtype_of(const Parameter& p);
 
 /// Renames each parameter and buffer of `layer` to "<prefix>.<its name>". Containers call it on
 /// the children they name, innermost first, so a name ends up as the path from the model's root

@@ -19,6 +19,7 @@ class Linear : public Layer {
   Parameter& bias() { return bias_; }
 
  protected:
+  std::optional<DType> own_dtype() const override { return dtype_of(weight_); }
   Tensor forward_impl(const Tensor& x, Context& ctx, const RunOptions& options) override;
   Tensor backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options, bool need_input_grad) override;
 

@@ -34,9 +34,9 @@ class Adam final : public Optimizer {
   Adam(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed,
        bool decoupled);
 
-  Tensor& exp_avg() { return exp_avg_; }
+  nn::Arena& exp_avg() { return exp_avg_; }
   /// sqrt(v) S (safe), or v (naive).
-  Tensor& exp_avg_sq() { return exp_avg_sq_; }
+  nn::Arena& exp_avg_sq() { return exp_avg_sq_; }
   /// The loss scale the safe state is kept in (1 before the first step).
   double state_scale() const { return state_scale_; }
 
@@ -47,7 +47,7 @@ class Adam final : public Optimizer {
   void restore_own_scalars(const StateScalars& scalars) override;
 
   bool decoupled_;
-  Tensor exp_avg_, exp_avg_sq_;  // (arena length,) in the policy's optimizer-state dtype
+  nn::Arena exp_avg_, exp_avg_sq_;  // in each group's optimizer-state dtype
   double state_scale_ = 1;
 };
 

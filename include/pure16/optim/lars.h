@@ -11,7 +11,7 @@
 // 2^-53 n + 2^-52 after the square root, far under binary32's 2^-24, which local_lr is rounded
 // to. Each parameter's update is the SGD kernel over its segment of the arena, with the local
 // rate folded into the gradient's unscaling factor and the weight decay, and first_index at the
-// parameter's offset, so stochastic rounding draws the words a whole-arena sweep would.
+// parameter's offset in the arenas' numbering, so stochastic rounding draws the words a whole-arena sweep would.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +24,7 @@ class Lars final : public Optimizer {
  public:
   Lars(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed);
 
-  Tensor& momentum_buffer() { return momentum_; }
+  nn::Arena& momentum_buffer() { return momentum_; }
   /// The local learning rate the last step used for `p` (1 before any step and for 1-D tensors).
   double local_lr(const nn::Parameter& p) const;
 
@@ -32,7 +32,7 @@ class Lars final : public Optimizer {
   void apply(float grad_scale, uint64_t step, float* intended) override;
   std::vector<StateArena> own_arenas() override;
 
-  Tensor momentum_;  // (arena length,) in the policy's optimizer-state dtype
+  nn::Arena momentum_;  // in each group's optimizer-state dtype
   std::vector<double> local_lr_;  // per parameter, in the store's order
 };
 

@@ -42,11 +42,12 @@ struct OptimizerConfig {
   static OptimizerConfig sgd(float lr, float momentum, float weight_decay = 0.0f, bool nesterov = false);
 };
 
-/// An arena of optimizer state, store.numel() elements long: checkpoints save it per parameter
-/// as "<name>.<parameter path>" (e.g. "momentum.fc1.weight").
+/// An arena of optimizer state in the store's layout (a segment per parameter group, in the
+/// group's dtype): checkpoints save it per parameter as "<name>.<parameter path>" (e.g.
+/// "momentum.fc1.weight").
 struct StateArena {
   std::string name;
-  Tensor* tensor;
+  nn::Arena* arena;
 };
 
 /// The optimizer's scalar state by name (steps taken, the scale the state is kept in), for checkpoints.
@@ -80,7 +81,9 @@ class Optimizer {
  protected:
   Optimizer(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed);
 
-  /// The optimizer's own update, with compensation_ when the rounding is kahan.
+  /// The optimizer's own update of every parameter group, with compensation_ when the rounding is
+  /// kahan. A sweep over group g passes first_index = its begin and `intended` + its begin, so
+  /// every element draws the random words and writes the place a single arena's sweep would.
   virtual void apply(float grad_scale, uint64_t step, float* intended) = 0;
   virtual std::vector<StateArena> own_arenas() { return {}; }
   virtual StateScalars own_scalars() const { return {}; }
@@ -90,7 +93,7 @@ class Optimizer {
   OptimizerConfig config_;
   Rounding rounding_;
   uint64_t seed_;
-  Tensor compensation_;  // (arena length,) in the master dtype; only with Kahan rounding
+  nn::Arena compensation_;  // in each group's master dtype; only with Kahan rounding
   int64_t steps_applied_ = 0;
 };
 

@@ -3,7 +3,7 @@
 //   m = momentum * m + g                       (m starts at g)
 //   d = nesterov ? g + momentum * m : m
 //   w = w - lr * d
-// The update is one sweep over the whole parameter arena (kernels/sgd_update.h). Arithmetic is
+// The update is one sweep over each parameter group's arena segment (kernels/sgd_update.h). Arithmetic is
 // binary32 in registers; each stored result (w in the master dtype, m in the state dtype) is
 // rounded once, as the precision policy's update rounding says.
 #pragma once
@@ -19,13 +19,13 @@ class Sgd final : public Optimizer {
   Sgd(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed);
 
   /// The momentum arena (undefined without momentum).
-  Tensor& momentum_buffer() { return momentum_; }
+  nn::Arena& momentum_buffer() { return momentum_; }
 
  private:
   void apply(float grad_scale, uint64_t step, float* intended) override;
   std::vector<StateArena> own_arenas() override;
 
-  Tensor momentum_;  // (arena length,) in the policy's optimizer-state dtype; absent without momentum
+  nn::Arena momentum_;  // in each group's optimizer-state dtype; absent without momentum
 };
 
 }  // namespace pure16::optim

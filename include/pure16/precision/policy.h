@@ -38,6 +38,17 @@ struct LossScaleConfig {
 /// that carries the rounding error into the next update.
 enum class Rounding { nearest, stochastic, kahan };
 
+/// The dtypes one group of parameters keeps its state in (nn::ParameterGroup): the policy's, or
+/// fp32 throughout for the layers the policy keeps in fp32.
+struct StateDTypes {
+  DType compute = DType::f32;  // weights as forward and backward read them, gradients, the layer's arithmetic
+  DType master = DType::f32;   // the weights the optimizer updates (equal to compute: no copy)
+  DType optimizer_state = DType::f32;
+
+  bool has_master_copy() const { return master != compute; }
+  bool operator==(const StateDTypes&) const = default;
+};
+
 /// A named preset, for listings.
 struct PresetInfo {
   std::string name;
@@ -61,7 +72,19 @@ struct PrecisionPolicy {
   /// Rounding of the stored results of the optimizer update (weights and state).
   Rounding update_rounding = Rounding::nearest;
 
+  /// Layers whose parameters, gradients, optimizer state and arithmetic stay in fp32 (their
+  /// activations are converted where they enter and leave): `first` and `last` (the first and last
+  /// layer with parameters), or a layer's path or a prefix of paths (`fc1`, `layer1.0.conv1`,
+  /// `layer4`). Empty: none, the policy's dtypes everywhere.
+  std::vector<std::string> keep_fp32;
+
   bool has_master_copy() const { return master != compute; }
+  /// The dtypes of a kept layer's state (fp32 throughout) or of any other layer's (this policy's).
+  StateDTypes state_dtypes(bool kept_fp32) const;
+  /// For each of `layer_paths` (a model's layers with parameters, in order), whether keep_fp32
+  /// keeps it. Throws std::invalid_argument naming a selector that matches no layer, and the valid
+  /// ones ("'fc9' matches no layer with parameters (valid: first, last, fc1, fc2, fc3)").
+  std::vector<bool> kept_layers(const std::vector<std::string>& layer_paths) const;
   /// Throws std::invalid_argument for inconsistent combinations.
   void validate() const;
   /// One line, e.g. "pure-fp16: compute f16, master none, optimizer state f16, accumulate f32 (auto), ...".
@@ -83,5 +106,9 @@ Rounding parse_rounding(std::string_view text);           // an entry of roundin
 std::vector<std::string> rounding_names();
 std::string loss_scale_name(const LossScaleConfig& config);
 std::string_view rounding_name(Rounding rounding);
+/// "first,last" -> {"first", "last"}; throws std::invalid_argument for an empty or repeated entry.
+std::vector<std::string> parse_keep_fp32(std::string_view text);
+/// The selectors joined by commas, "none" when there are none.
+std::string keep_fp32_name(const std::vector<std::string>& selectors);
 
 }  // namespace pure16

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,11 +32,13 @@ std::string_view model_layout_name(ModelLayout layout);
 
 /// The weights of `model`, whose tensors `store` holds, in `layout`: each parameter read from
 /// the master weights (the values when there is no master copy), each buffer from its values,
-/// rounded once to nearest even to `dtype` (f32, f16 or bf16). In the torchvision layout each
-/// BatchNorm's num_batches_tracked is `batches_tracked`. Metadata: "format": "pt" (what
-/// safetensors.torch expects), "pure16_layout", "pure16_model" (`model_name`), "pure16_dtype".
+/// rounded once to nearest even to `dtype` (f32, f16 or bf16), or without one to the dtype the
+/// run keeps the tensor's values in (fp32 for a layer the policy keeps in fp32). In the torchvision
+/// layout each BatchNorm's num_batches_tracked is `batches_tracked`. Metadata: "format": "pt"
+/// (what safetensors.torch expects), "pure16_layout", "pure16_model" (`model_name`),
+/// "pure16_dtype" (the dtypes written, joined by "+" when there are several: "f32+f16").
 io::SafetensorsFile export_model(nn::Sequential& model, const nn::ParameterStore& store, const std::string& model_name,
-                                 ModelLayout layout, DType dtype, int64_t batches_tracked);
+                                 ModelLayout layout, std::optional<DType> dtype, int64_t batches_tracked);
 
 struct ImportReport {
   ModelLayout layout = ModelLayout::torchvision;  // as the file says

@@ -29,6 +29,7 @@ struct PolicyOverrides {
   std::string rounding;      // nearest, stochastic, kahan
   std::string accumulation;  // auto, f32, f16, f16-block
   std::string statistics;    // BatchNorm running statistics: f32, f16, bf16
+  std::string keep_fp32;     // layers kept in fp32: "first,last", layer paths or prefixes
   LossScaleTuning loss_scale_tuning;
 };
 
@@ -63,6 +64,10 @@ struct TrainOptions {
 
   /// Throws std::invalid_argument naming the option that is wrong.
   TrainConfig config() const;
+  /// Checks the --keep-fp32 selectors against the model's layers (their paths do not depend on the
+  /// data), so that a bad one is a command-line mistake; throws std::invalid_argument naming it,
+  /// the model and the valid selectors.
+  void check_keep_fp32() const;
   data::DataOptions data_options() const;
 };
 

@@ -120,7 +120,8 @@ class Callback {
   /// that looks inside the step (telemetry) asks for it here with run.watch_step.
   virtual void before_step(Run&) {}
   /// After backward, before the overflow check and the update: the step's gradients are in
-  /// run.store().grads(), scaled by run.scaler().scale(). Data-parallel training reduces them here.
+  /// run.store().grads() (a segment per parameter group), scaled by run.scaler().scale().
+  /// Data-parallel training reduces them here.
   virtual void after_backward(Run&) {}
   /// After each training step, applied or skipped, also the step the run diverged at (before
   /// train_step throws Diverged): telemetry records that step above all.
@@ -158,8 +159,8 @@ class Run {
   /// gradient, backward, overflow check, update. Advances the step count. Throws Diverged when
   /// the run diverges and config().stop_on_divergence.
   StepResult train_step(const data::Batch& batch);
-  /// The model's output for `inputs` (B, sample_shape...) in the compute dtype, in evaluation
-  /// mode (BatchNorm's running statistics, no dropout).
+  /// The model's output for `inputs` (B, sample_shape...), in evaluation mode (BatchNorm's running
+  /// statistics, no dropout): in the compute dtype, or fp32 when the policy keeps the last layer in fp32.
   Tensor logits(const Tensor& inputs);
   /// Mean loss, top-1 and top-5 accuracy over one pass of `source` (its epoch 0), in evaluation mode.
   EvalResult evaluate(data::BatchSource& source);
@@ -198,6 +199,9 @@ class Run {
   int64_t steps() const { return position_.step; }
   /// The most bytes of saved activations any training step so far has held (nn::saved_bytes).
   int64_t peak_activation_bytes() const { return peak_activation_bytes_; }
+  /// The dtype batches are given in: that of the model's first layer with parameters, which reads
+  /// them in every model of the zoo (the compute dtype, fp32 when the policy keeps that layer).
+  DType input_dtype() const;
 
  private:
   EpochRecord finish_epoch(data::BatchSource& test_source);

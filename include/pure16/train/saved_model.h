@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "pure16/io/safetensors.h"
 #include "pure16/train/model_file.h"
@@ -11,10 +12,10 @@
 
 namespace pure16::train {
 
-/// The weights of `run` in `layout` and `dtype` (model_file.h), with the run's description
+/// The weights of `run` in `layout` and `dtype` (model_file.h; none: each tensor in the dtype the run keeps it in), with the run's description
 /// (checkpoint.h's RunDescription) in the metadata as "pure16_run", so that the file alone
 /// rebuilds the model: its name, configuration and precision, input shape, classes and their names.
-io::SafetensorsFile export_run(Run& run, ModelLayout layout, DType dtype);
+io::SafetensorsFile export_run(Run& run, ModelLayout layout, std::optional<DType> dtype);
 
 /// A run from a pure16 checkpoint (in its saved state) or from a file export_run wrote (its
 /// weights loaded, at step 0). Throws std::runtime_error naming the file when it is neither, for

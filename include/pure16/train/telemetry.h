@@ -80,7 +80,7 @@ class Telemetry : public Callback, private nn::LayerObserver {
   bool sampled_ = false;
   float scale_ = 1;  // the loss scale of the sampled step's gradients
   std::vector<nlohmann::json> parameter_entries_, layer_entries_;
-  Tensor master_before_;
+  nn::Arena master_before_;
   std::vector<float> intended_;
 };
 
