@@ -4,9 +4,11 @@
 set -euo pipefail
 
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the fuzz targets;
+# libopenmpi-dev and openmpi-bin: data-parallel training (mpirun -np N pure16 train; optional, the
+# build trains in one process without them);
 # python3-matplotlib draws the plots of `pure16 ablate` (scripts/plot_ablation.py, run with /usr/bin/python3).
 packages=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev
-  clang libclang-rt-14-dev python3-matplotlib)
+  clang libclang-rt-14-dev libopenmpi-dev openmpi-bin python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

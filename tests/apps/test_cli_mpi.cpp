@@ -111,7 +111,9 @@ void expect_job_stops(const fs::path& dir, const std::string& signal) {
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.exit_code, 124) << "the job hung until timeout(1) killed it";
   EXPECT_LT(seconds, 30);
-  if (signal == "STOP") EXPECT_NE(r.err.find("did not finish within --comm-timeout"), std::string::npos) << r.err;
+  if (signal == "STOP") {
+    EXPECT_NE(r.err.find("did not finish within --comm-timeout"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(Mpi, AKilledRankStopsTheJob) { expect_job_stops(dir_, "KILL"); }

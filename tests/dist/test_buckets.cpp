@@ -30,7 +30,7 @@ TEST(Buckets, FirstSmallThenUpToTheCapWithoutSplittingTensors) {
 TEST(Buckets, CoverEveryTensorOnceInOrder) {
   std::vector<int64_t> sizes;
   for (int64_t i = 0; i < 300; ++i) sizes.push_back((i * 7919) % 1000 + (i % 5 == 0 ? 0 : 1));
-  for (int64_t cap : {1, 64, 4096, int64_t(1) << 30}) {
+  for (int64_t cap : {int64_t(1), int64_t(64), int64_t(4096), int64_t(1) << 30}) {
     const std::vector<Bucket> buckets = assign_buckets(sizes, 4, cap, std::min<int64_t>(cap, 256));
     int64_t next = 0, elements = 0;
     for (const Bucket& b : buckets) {
@@ -43,7 +43,9 @@ TEST(Buckets, CoverEveryTensorOnceInOrder) {
       elements += b.elements;
     }
     EXPECT_EQ(next, int64_t(sizes.size()));
-    if (cap == (int64_t(1) << 30)) EXPECT_EQ(buckets.size(), 2u);  // the first at 256 B, then one
+    if (cap == (int64_t(1) << 30)) {
+      EXPECT_EQ(buckets.size(), 2u);  // the first at 256 B, then one
+    }
   }
 }
 

@@ -45,7 +45,7 @@ class EqualRanks : public Communicator {
 };
 
 Tensor filled(int64_t n, DType dtype, double start) {
-  std::vector<float> values(size_t(n));
+  std::vector<float> values(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) values[size_t(i)] = float(std::ldexp(start + double(i % 97), -3 - int(i % 5)));
   Tensor t = Tensor::zeros({n}, dtype);
   kernels::convert(t.raw(), dtype, values.data(), DType::f32, n);

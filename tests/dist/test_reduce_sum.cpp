@@ -29,22 +29,20 @@ DType dtype_of<fp16>() { return DType::f16; }
 template <>
 DType dtype_of<bf16>() { return DType::bf16; }
 
-// Values across the whole range: subnormals, normals, the largest finite, infinities and NaN.
+// Random bit patterns: subnormals, normals, the largest finite, infinities and NaN.
 template <class T>
-std::vector<T> every_kind(int64_t n, uint32_t seed) {
+std::vector<T> random_patterns(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
-  std::vector<T> v(size_t(n));
-  for (T& x : v) {
-    x.bits = uint16_t(rng());
-  }
+  std::vector<T> v(static_cast<size_t>(n));
+  for (T& x : v) x.bits = uint16_t(rng());
   return v;
 }
 
 template <class T>
 void check_pairwise_is_one_rounding() {
   const int64_t n = 1 << 16;
-  std::vector<T> a = every_kind<T>(n, 1), b = every_kind<T>(n, 2);
-  // Every bit pattern of a against a shifted copy: each pattern meets a random partner.
+  std::vector<T> a(static_cast<size_t>(n)), b = random_patterns<T>(n, 2);
+  // Every bit pattern, each against a random partner.
   for (int64_t i = 0; i < n; ++i) a[size_t(i)].bits = uint16_t(i);
   std::vector<T> sum = a, swapped = b;
   sum_into(sum.data(), b.data(), dtype_of<T>(), n);
@@ -57,7 +55,9 @@ void check_pairwise_is_one_rounding() {
     } else {
       EXPECT_EQ(sum[size_t(i)].bits, expected.bits) << to_double(a[size_t(i)]) << " + " << to_double(b[size_t(i)]);
     }
-    if (!std::isnan(exact)) EXPECT_EQ(sum[size_t(i)].bits, swapped[size_t(i)].bits) << "not commutative at " << i;
+    if (!std::isnan(exact)) {
+      EXPECT_EQ(sum[size_t(i)].bits, swapped[size_t(i)].bits) << "not commutative at " << i;
+    }
   }
 }
 
