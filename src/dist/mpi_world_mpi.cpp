@@ -4,6 +4,7 @@
 // a thread of its own does not need to be polled. The trainer queues collectives and waits for
 // them with a deadline, which is what bounds the wait for a dead or hung rank.
 #include <mpi.h>
+#include <omp.h>
 
 #include <chrono>
 #include <climits>
@@ -22,9 +23,10 @@
 namespace pure16::dist {
 namespace {
 
-// MPI_User_function for 2-byte floats: dist::sum_into, the type told apart by the op.
+// MPI_User_function for the floats: dist::sum_into, the dtype told apart by the op.
 void sum_f16(void* in, void* inout, int* len, MPI_Datatype*) { sum_into(inout, in, DType::f16, *len); }
 void sum_bf16(void* in, void* inout, int* len, MPI_Datatype*) { sum_into(inout, in, DType::bf16, *len); }
+void sum_f32(void* in, void* inout, int* len, MPI_Datatype*) { sum_into(inout, in, DType::f32, *len); }
 
 struct Job {
   std::function<void()> work;
@@ -62,11 +64,11 @@ class MpiWorld : public Communicator {
 
   Ticket start_sum(void* data, int64_t n, DType dtype) override {
     if (n > INT_MAX) throw std::invalid_argument("MPI sum of " + std::to_string(n) + " elements: more than INT_MAX");
-    MPI_Datatype type = MPI_FLOAT;
-    MPI_Op op = MPI_SUM;
+    MPI_Datatype type = f32_;
+    MPI_Op op = sum_f32_;
     if (dtype == DType::f16) type = f16_, op = sum_f16_;
     if (dtype == DType::bf16) type = bf16_, op = sum_bf16_;
-    if (dtype == DType::f64) type = MPI_DOUBLE;
+    if (dtype == DType::f64) type = MPI_DOUBLE, op = MPI_SUM;
     return submit([=] { MPI_Allreduce(MPI_IN_PLACE, data, int(n), type, op, MPI_COMM_WORLD); });
   }
 
@@ -114,6 +116,10 @@ class MpiWorld : public Communicator {
   }
 
   void serve() {
+    // The sum op runs on this thread, inside MPI, many times an all-reduce (once per segment):
+    // an OpenMP team for each would cost more than the sum, and its spinning threads would
+    // compete with the trainer's.
+    omp_set_num_threads(1);
     int provided = 0;
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -122,8 +128,11 @@ class MpiWorld : public Communicator {
     MPI_Type_commit(&f16_);
     MPI_Type_contiguous(2, MPI_BYTE, &bf16_);
     MPI_Type_commit(&bf16_);
+    MPI_Type_contiguous(4, MPI_BYTE, &f32_);
+    MPI_Type_commit(&f32_);
     MPI_Op_create(&sum_f16, 1, &sum_f16_);
     MPI_Op_create(&sum_bf16, 1, &sum_bf16_);
+    MPI_Op_create(&sum_f32, 1, &sum_f32_);
     char library[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
     MPI_Get_library_version(library, &length);
@@ -169,8 +178,8 @@ class MpiWorld : public Communicator {
   bool initialized_ = false, stopping_ = false;
   int rank_ = 0, size_ = 1;
   std::string description_;
-  MPI_Datatype f16_ = MPI_DATATYPE_NULL, bf16_ = MPI_DATATYPE_NULL;
-  MPI_Op sum_f16_ = MPI_OP_NULL, sum_bf16_ = MPI_OP_NULL;
+  MPI_Datatype f16_ = MPI_DATATYPE_NULL, bf16_ = MPI_DATATYPE_NULL, f32_ = MPI_DATATYPE_NULL;
+  MPI_Op sum_f16_ = MPI_OP_NULL, sum_bf16_ = MPI_OP_NULL, sum_f32_ = MPI_OP_NULL;
 };
 
 }  // namespace

@@ -40,9 +40,10 @@ class Communicator {
   /// "one process", or the MPI library, its thread level and the ranks.
   virtual std::string describe() const = 0;
 
-  /// Starts summing `n` elements of `dtype` at `data` over every rank, in place. f16 and bf16
-  /// are summed by dist::sum_into (widen, add in binary32, round once per pairwise sum); f32
-  /// and f64 by MPI's sum. Every rank receives the same bits. `data` must stay untouched
+  /// Starts summing `n` elements of `dtype` at `data` over every rank, in place. f16, bf16 and
+  /// f32 are summed by dist::sum_into (widen, add in binary32, round once per pairwise sum) on
+  /// contiguous MPI datatypes of 2, 2 and 4 bytes, so the three take the same path and differ
+  /// only in bytes; f64 by MPI's sum. Every rank receives the same bits. `data` must stay untouched
   /// until wait() returns. Collectives run in the order they are started, on every rank.
   virtual Ticket start_sum(void* data, int64_t n, DType dtype) = 0;
   /// Waits for a started collective; returns the seconds it ran once started (0 in one
