@@ -74,7 +74,8 @@ int run_scale(const ScaleOptions& o) {
   for (int ranks : o.measured_ranks) {
     const std::string out = bench::run_self(o.mpirun + " -np " + std::to_string(ranks),
                                             "bench allreduce --json --steps 5 --warmup 1" + elements);
-    for (const nlohmann::json& row : nlohmann::json::parse(out).at("allreduce")) {
+    const nlohmann::json doc = nlohmann::json::parse(out);
+    for (const nlohmann::json& row : doc.at("allreduce")) {
       const std::string dtype = row.at("dtype");
       if (dtype == "bf16") continue;
       samples[dtype == "f16" ? 1 : 0].push_back(
