@@ -52,6 +52,7 @@ int64_t parameter_count(const std::string& model) {
 
 int run_scale(const ScaleOptions& o) {
   const int64_t params = parameter_count(o.model);
+  const double bucket_bytes = o.bucket_mb * (1 << 20);
   double step = o.step_seconds;
   std::string batch_text = o.batch_size > 0 ? std::to_string(o.batch_size) : "bench's default";
   if (step <= 0) {
@@ -98,7 +99,9 @@ int run_scale(const ScaleOptions& o) {
     std::printf("  this machine, %d ranks, this model's gradients:", ranks);
     for (int d = 0; d < 2; ++d) {
       const double bytes = double(params) * (d == 0 ? 4 : 2);
-      const dist::StepProjection p = dist::project_step(here[d], ranks, bytes, 1, step, o.backward_fraction * step);
+      const dist::StepProjection p = dist::project_step(here[d], ranks, bytes, bucket_bytes,
+                                                        double(dist::kDefaultFirstBucketBytes), step,
+                                                        o.backward_fraction * step);
       std::printf("  %s all-reduce %.3f s, step %.3f s, efficiency %.0f%%", names[d], p.comm_seconds,
                   p.step_seconds, 100 * p.efficiency);
     }
@@ -115,8 +118,9 @@ int run_scale(const ScaleOptions& o) {
     std::printf("%6d", ranks);
     for (int d = 0; d < 2; ++d) {
       const double bytes = double(params) * (d == 0 ? 4 : 2);
-      const int64_t buckets = std::max<int64_t>(1, int64_t(std::ceil(bytes / (o.bucket_mb * (1 << 20)))));
-      const dist::StepProjection p = dist::project_step(cluster, ranks, bytes, buckets, step, o.backward_fraction * step);
+      const dist::StepProjection p = dist::project_step(cluster, ranks, bytes, bucket_bytes,
+                                                        double(dist::kDefaultFirstBucketBytes), step,
+                                                        o.backward_fraction * step);
       std::printf(" | %8.4f s %8.4f s %5.1f%% %6.1f%%         ", p.comm_seconds, p.step_seconds, 100 * p.hidden_fraction,
                   100 * p.efficiency);
     }

@@ -37,15 +37,20 @@ RingModel fit_ring(const std::vector<RingSample>& samples) {
   return m;
 }
 
-StepProjection project_step(const RingModel& model, int64_t ranks, double gradient_bytes, int64_t buckets,
-                            double compute_seconds, double backward_seconds) {
+StepProjection project_step(const RingModel& model, int64_t ranks, double gradient_bytes, double bucket_bytes,
+                            double first_bucket_bytes, double compute_seconds, double backward_seconds) {
   StepProjection s;
   s.ranks = ranks;
-  s.comm_seconds = model.seconds(ranks, gradient_bytes, buckets);
-  // The last bucket starts when backward ends: its all-reduce is never hidden.
-  const double last = buckets > 0 ? model.seconds(ranks, gradient_bytes / double(buckets), 1) : 0;
-  s.exposed_seconds = std::max(last, s.comm_seconds - backward_seconds);
-  s.exposed_seconds = std::min(s.exposed_seconds, s.comm_seconds);
+  double produced = 0, finished = 0;  // bytes backward has produced; when the last all-reduce ends
+  while (produced < gradient_bytes) {
+    const double bytes = std::min(produced == 0 ? first_bucket_bytes : bucket_bytes, gradient_bytes - produced);
+    produced += bytes;
+    const double ready = backward_seconds * produced / gradient_bytes;
+    const double seconds = model.seconds(ranks, bytes);
+    finished = std::max(finished, ready) + seconds;
+    s.comm_seconds += seconds;
+  }
+  s.exposed_seconds = std::max(0.0, finished - backward_seconds);
   s.step_seconds = compute_seconds + s.exposed_seconds;
   s.hidden_fraction = s.comm_seconds > 0 ? 1 - s.exposed_seconds / s.comm_seconds : 0;
   s.efficiency = compute_seconds / s.step_seconds;

@@ -27,15 +27,20 @@ TEST(RingModel, LinkAndTime) {
   EXPECT_EQ(link.seconds(1, 100e6), 0);
 }
 
-TEST(RingModel, ProjectionHidesAllButTheLastBucket) {
-  const RingModel m{0, 1e-9};  // 1 GB/s
-  // 4 buckets of 25 MB over 2 ranks: 0.1 s in all, 0.025 s the last one.
-  const StepProjection long_backward = project_step(m, 2, 100e6, 4, 1.0, 0.6);
-  EXPECT_NEAR(long_backward.exposed_seconds, 0.025, 1e-12);
-  EXPECT_NEAR(long_backward.hidden_fraction, 0.75, 1e-12);
-  const StepProjection short_backward = project_step(m, 2, 100e6, 4, 0.06, 0.04);
-  EXPECT_NEAR(short_backward.exposed_seconds, 0.06, 1e-12);
-  EXPECT_NEAR(short_backward.efficiency, 0.06 / 0.12, 1e-12);
+TEST(RingModel, ProjectionPipelinesBucketsBehindBackward) {
+  const RingModel m{0, 1e-9};  // 2 ranks: 1 ns a byte of buffer
+  // 100 MB in buckets of 10 MB, 40 MB, 40 MB and the last 10 MB, produced over 1 s of backward:
+  // ready at 0.1, 0.5, 0.9 and 1.0 s, each taking 10 ms per 10 MB, so only the last is exposed.
+  const StepProjection long_backward = project_step(m, 2, 100e6, 40e6, 10e6, 1.5, 1.0);
+  EXPECT_NEAR(long_backward.comm_seconds, 0.1, 1e-12);
+  EXPECT_NEAR(long_backward.exposed_seconds, 0.01, 1e-12);
+  EXPECT_NEAR(long_backward.hidden_fraction, 0.9, 1e-12);
+  EXPECT_NEAR(long_backward.step_seconds, 1.51, 1e-12);
+  // Backward of 20 ms: the first bucket is ready at 2 ms, and the all-reduces then run back to
+  // back for 100 ms, ending at 102 ms: 82 ms past backward.
+  const StepProjection short_backward = project_step(m, 2, 100e6, 40e6, 10e6, 0.03, 0.02);
+  EXPECT_NEAR(short_backward.exposed_seconds, 0.082, 1e-12);
+  EXPECT_NEAR(short_backward.efficiency, 0.03 / 0.112, 1e-12);
 }
 
 TEST(RingModel, FitNeedsTwoSizes) {

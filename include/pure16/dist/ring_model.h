@@ -44,9 +44,12 @@ struct StepProjection {
   double efficiency = 0;       // compute / step: the scaling efficiency for weak scaling
 };
 
-/// `compute_seconds` a step, of which `backward_seconds` can hide communication (buckets start
-/// as backward produces them; all but the last bucket's are hidden if backward lasts long enough).
-StepProjection project_step(const RingModel& model, int64_t ranks, double gradient_bytes, int64_t buckets,
-                            double compute_seconds, double backward_seconds);
+/// A step of `compute_seconds`, the last `backward_seconds` of it backward, which produces the
+/// gradients at an even rate in buckets (DDP's: the first of `first_bucket_bytes`, then
+/// `bucket_bytes`, the rest last). Each bucket's all-reduce starts when backward has produced it
+/// and the previous one has finished (one communication thread); what runs past backward's end
+/// is exposed, the last bucket's at least.
+StepProjection project_step(const RingModel& model, int64_t ranks, double gradient_bytes, double bucket_bytes,
+                            double first_bucket_bytes, double compute_seconds, double backward_seconds);
 
 }  // namespace pure16::dist
