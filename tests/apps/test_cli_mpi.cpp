@@ -82,6 +82,20 @@ TEST_F(Mpi, RanksHoldBitwiseEqualWeightsAndARunRepeatsBitwise) {
   EXPECT_EQ(replica_hash(again.out), hash);
 }
 
+// Every rank restores the checkpoint rank 0 wrote mid-epoch and continues to the same state.
+TEST_F(Mpi, ResumeContinuesToTheUninterruptedState) {
+  const std::string args = "--batch-size 32 --max-steps 60 --checkpoint-every 20 --checkpoint-dir ";
+  const CliResult whole = train(2, args + (dir_ / "whole").string(), "whole");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const CliResult resumed =
+      train(2, args + (dir_ / "resumed").string() + " --resume " + (dir_ / "whole" / "checkpoint-step0000000020.safetensors").string(),
+            "resumed");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("at step 20 (epoch 1, batch 20)"), std::string::npos) << resumed.out;
+  EXPECT_EQ(replica_hash(resumed.out), replica_hash(whole.out));
+  EXPECT_FALSE(replica_hash(whole.out).empty());
+}
+
 TEST_F(Mpi, Fp16PutsHalfTheBytesOfFp32OnTheWire) {
   const auto payload = [&](const std::string& dtype) {
     const CliResult r = train(2, "--precision fp32 --batch-size 64 --max-steps 5 --comm-dtype " + dtype, dtype);
