@@ -5,9 +5,11 @@ set -euo pipefail
 
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the fuzz targets;
 # lld links faster than GNU ld (CMakeLists.txt uses it where installed);
+# libopenmpi-dev and openmpi-bin: data-parallel training (mpirun -np N pure16 train; optional, the
+# build trains in one process without them);
 # python3-matplotlib draws the plots of `pure16 ablate` (scripts/plot_ablation.py, run with /usr/bin/python3).
 packages=(g++ cmake ninja-build libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev
-  clang libclang-rt-14-dev lld python3-matplotlib)
+  clang libclang-rt-14-dev lld libopenmpi-dev openmpi-bin python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,7 +73,17 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   train->add_option("--steps", o->steps, "Timed steps")->check(CLI::PositiveNumber)->capture_default_str();
   train->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
-  return {sub, [o, peak, gemm, conv] {
+  CLI::App* allreduce =
+      sub->add_subcommand("allreduce", "Under mpirun: all-reduce time of fp32, fp16 and bf16 buffers (rank 0 prints)");
+  common(allreduce);
+  allreduce->add_option("--elements", o->elements, "Buffer sizes (repeatable; default: 256 Ki, 4 Mi, 25 M)")
+      ->check(CLI::PositiveNumber);
+  allreduce->add_option("--steps", o->steps, "Timed all-reduces")->check(CLI::PositiveNumber)->capture_default_str();
+  allreduce->add_option("--warmup", o->warmup, "Untimed all-reduces first")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  return {sub, [o, peak, gemm, conv, allreduce] {
+            if (allreduce->parsed()) return bench::run_allreduce(*o);
             if (peak->parsed()) return bench::run_peak(*o);
             if (gemm->parsed()) return bench::run_gemm(*o);
             if (conv->parsed()) return bench::run_conv(*o);

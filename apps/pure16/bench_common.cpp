@@ -1,11 +1,13 @@
 #include "bench_common.h"
 
 #include <omp.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <random>
 #include <stdexcept>
@@ -131,6 +133,22 @@ std::string format(const char* fmt, ...) {
 void emit(const Options& o, const nlohmann::json& doc, const std::string& text) {
   if (o.json) std::cout << doc.dump(2) << "\n";
   else std::cout << text;
+}
+
+std::string run_self(const std::string& prefix, const std::string& args) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::string quoted = "'";
+  for (char ch : self) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  quoted += "'";
+  const std::string command = prefix + (prefix.empty() ? "" : " ") + quoted + " " + args;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pclose(pipe);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("failed: " + command);
+  return out;
 }
 
 }  // namespace pure16::cli::bench

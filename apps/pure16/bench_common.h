@@ -27,12 +27,19 @@ struct Options {
   int64_t batch_size = 0;  // train: 0 = the model's default
   int64_t steps = 5;
   int64_t warmup = 1;
+  std::vector<int64_t> elements;  // allreduce: buffer sizes
 };
 
 int run_peak(const Options& o);
 int run_gemm(const Options& o);
 int run_conv(const Options& o);
 int run_train(const Options& o);
+int run_allreduce(const Options& o);
+
+/// Runs this program with `args` (already quoted where needed) after `prefix` (a launcher such
+/// as mpirun, or ""), and returns its standard output. Throws std::runtime_error naming the
+/// command when it fails.
+std::string run_self(const std::string& prefix, const std::string& args);
 
 int all_threads(const Options& o);
 /// The thread counts a kernel figure is given for: one core, and all the asked-for threads.

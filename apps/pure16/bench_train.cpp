@@ -6,7 +6,6 @@
 // child process (this program, asked for that one configuration) and reports its own peak.
 #include <omp.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -108,25 +107,13 @@ nlohmann::json train_here(const Options& o, const Config& c) {
 
 // Runs this program as `pure16 bench train --json` for the one configuration and returns its row.
 nlohmann::json train_in_child(const Options& o, const Config& c) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  std::string quoted = "'";
-  for (char ch : self) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  quoted += "'";
   // Model and precision names were checked against the known ones: nothing to quote.
-  std::string command = quoted + " bench train --json --model " + c.model + " --precision " + c.precision +
+  std::string command = "bench train --json --model " + c.model + " --precision " + c.precision +
                         " --threads " + std::to_string(all_threads(o)) + " --steps " + std::to_string(o.steps) +
                         " --warmup " + std::to_string(o.warmup);
   if (o.batch_size > 0) command += " --batch-size " + std::to_string(o.batch_size);
   if (!o.accumulation.empty()) command += " --accumulation " + o.accumulation;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = pclose(pipe);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("bench train of " + c.model + " " + c.precision + " failed: " + command);
-  return nlohmann::json::parse(out).at("train").at(0);
+  return nlohmann::json::parse(run_self("", command)).at("train").at(0);
 }
 
 }  // namespace

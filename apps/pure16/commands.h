@@ -22,5 +22,6 @@ Command add_predict_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_ablate_command(CLI::App& app);
 Command add_telemetry_command(CLI::App& app);
+Command add_scale_command(CLI::App& app);
 
 }  // namespace pure16::cli

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
                                           pure16::cli::add_models_command(app), pure16::cli::add_bench_command(app),
                                           pure16::cli::add_eval_command(app),   pure16::cli::add_predict_command(app),
                                           pure16::cli::add_export_command(app), pure16::cli::add_ablate_command(app),
-                                          pure16::cli::add_telemetry_command(app)};
+                                          pure16::cli::add_telemetry_command(app), pure16::cli::add_scale_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -12,8 +12,10 @@
 
 #include "commands.h"
 #include "pure16/data/sources.h"
+#include "pure16/dist/communicator.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/train/checkpoint.h"
+#include "pure16/train/data_parallel.h"
 #include "pure16/train/model_file.h"
 #include "pure16/train/options.h"
 #include "pure16/train/run_log.h"
@@ -37,6 +39,54 @@ struct TrainCommand {
   bool resume_given = false;
   std::string init_from;
   int64_t num_classes = 0;  // 0: the dataset's
+  // Data-parallel training (under mpirun).
+  std::string comm_dtype;  // fp16, bf16, fp32; "": the compute dtype
+  double bucket_mb = double(dist::kDefaultBucketBytes) / (1 << 20);
+  bool divide_after_sum = false;
+  bool no_overlap = false;
+  double comm_timeout = 60;
+};
+
+DType comm_dtype_named(const std::string& name) {
+  if (name == "fp16") return DType::f16;
+  if (name == "bf16") return DType::bf16;
+  return DType::f32;
+}
+
+// Each epoch's communication: what went on the wire and how much of it backward hid. Rank 0's
+// view; every rank sends the same bytes.
+class CommReport : public train::Callback {
+ public:
+  CommReport(train::DataParallel& parallel, std::optional<train::RunLog>& log) : parallel_(parallel), log_(log) {}
+  void after_epoch(train::Run& run, const train::EpochRecord& r) override {
+    const dist::ReduceStats s = parallel_.take_stats();
+    if (s.steps == 0) return;
+    const int ranks = run.communicator().size();
+    const double per_step = double(s.payload_bytes) / double(s.steps);
+    // A ring all-reduce sends 2 (p - 1) / p of the buffer from each rank.
+    const double ring = per_step * 2.0 * (ranks - 1) / ranks;
+    std::printf("epoch %lld communication: %.0f B summed per step (%s, %zu buckets), ring all-reduce sends %.0f B "
+                "per rank per step; all-reduce %.2f ms/step, %.2f ms/step exposed after backward, %.1f%% hidden\n",
+                (long long)r.epoch, per_step, dtype_name(parallel_.reducer().options().comm_dtype).data(),
+                parallel_.reducer().buckets().size(), ring, 1e3 * s.comm_seconds / double(s.steps),
+                1e3 * s.exposed_seconds / double(s.steps), 100.0 * s.hidden_fraction());
+    std::fflush(stdout);
+    if (log_)
+      log_->append({{"communication",
+                     {{"epoch", r.epoch},
+                      {"ranks", ranks},
+                      {"comm_dtype", dtype_name(parallel_.reducer().options().comm_dtype)},
+                      {"buckets", parallel_.reducer().buckets().size()},
+                      {"payload_bytes_per_step", per_step},
+                      {"ring_bytes_sent_per_step", ring},
+                      {"allreduce_seconds_per_step", s.comm_seconds / double(s.steps)},
+                      {"exposed_seconds_per_step", s.exposed_seconds / double(s.steps)},
+                      {"hidden_fraction", s.hidden_fraction()}}}});
+  }
+
+ private:
+  train::DataParallel& parallel_;
+  std::optional<train::RunLog>& log_;
 };
 
 // A one-line progress bar, redrawn in place; only on a terminal.
@@ -72,16 +122,37 @@ class EpochReport : public train::Callback {
   std::optional<train::RunLog>& log_;
 };
 
+int train_in_world(const TrainCommand& c, dist::Communicator& world);
+
 int run_train(const TrainCommand& c) {
+  const std::unique_ptr<dist::Communicator> world = dist::make_world({c.comm_timeout});
+  if (world->size() == 1) return train_in_world(c, *world);
+  // Only rank 0 speaks and writes; the others keep stderr for their errors.
+  if (world->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+    throw std::runtime_error("cannot silence rank " + std::to_string(world->rank()) + "'s standard output");
+  try {
+    return train_in_world(c, *world);
+  } catch (const std::exception& e) {
+    // The other ranks may wait in a collective this rank will never join: stop them all now.
+    world->abort(dist::kExitCommFailure, "rank " + std::to_string(world->rank()) + ": " + e.what());
+  }
+  return dist::kExitCommFailure;  // not reached: abort() ends the process
+}
+
+int train_in_world(const TrainCommand& c, dist::Communicator& world) {
   omp_set_num_threads(c.threads > 0 ? c.threads : omp_get_num_procs());
   const train::TrainOptions& o = c.run;
+  const bool writer = world.rank() == 0;
   const train::TrainConfig config = o.config();
   if (c.resume_given && c.resume.empty() && c.checkpoint_dir.empty())
     throw std::invalid_argument("--resume without a file or directory needs --checkpoint-dir");
   if ((c.checkpoint_every > 0 || c.keep_checkpoints > 0) && c.checkpoint_dir.empty())
     throw std::invalid_argument("--checkpoint-every and --keep-checkpoints need --checkpoint-dir");
 
-  data::DataSources sources = data::open_dataset(o.data_options());
+  data::DataOptions data_options = o.data_options();
+  data_options.rank = world.rank();
+  data_options.world_size = world.size();
+  data::DataSources sources = data::open_dataset(data_options);
   const data::DatasetIdentity& data = sources.identity;
   if (c.num_classes > 0 && c.num_classes < data.num_classes)
     throw std::invalid_argument("--num-classes " + std::to_string(c.num_classes) + " is fewer than the " +
@@ -110,12 +181,38 @@ int run_train(const TrainCommand& c) {
       run.restore(resume_from);
   }
 
+  std::optional<train::DataParallel> parallel;
+  if (world.size() > 1) {
+    train::DataParallelOptions p;
+    if (!c.comm_dtype.empty()) p.comm_dtype = comm_dtype_named(c.comm_dtype);
+    p.bucket_bytes = std::max<int64_t>(1, int64_t(c.bucket_mb * double(1 << 20)));
+    p.first_bucket_bytes = std::min(p.bucket_bytes, dist::kDefaultFirstBucketBytes);
+    p.division = c.divide_after_sum ? dist::Division::after_sum : dist::Division::before_sum;
+    p.overlap = !c.no_overlap;
+    p.buffer_sync_every = c.checkpoint_every;
+    parallel.emplace(run, world, p);
+  }
+
   std::cout << "pure16 train: model " << o.model << ", dataset " << o.dataset << " (" << data.train_size << " train, "
             << data.test_size << " test), batch " << o.batch_size << ", lr " << o.lr << " (" << o.lr_schedule
             << (o.warmup_epochs > 0 ? ", warm-up " + std::to_string(o.warmup_epochs) + " epochs" : std::string()) << ")"
             << ", optimizer " << config.optimizer.describe() << ", threads " << omp_get_max_threads() << "\n"
             << "precision " << config.policy.describe() << "\n";
   if (run.store().groups().size() > 1) std::cout << "parameter groups " << run.store().describe_groups() << "\n";
+  if (parallel) {
+    const dist::ReducerOptions& r = parallel->reducer().options();
+    std::cout << "data parallel: " << world.describe() << "; batch " << o.batch_size << " per rank, global batch "
+              << o.batch_size * world.size() << "; " << run.steps_per_epoch() << " batches an epoch on every rank ("
+              << data.train_size % world.size() << " of the " << data.train_size
+              << " training samples left out of each epoch, a different draw each epoch, so every rank takes as many "
+                 "steps)\n"
+              << "gradients: summed in " << dtype_name(r.comm_dtype) << ", " << parallel->reducer().buckets().size()
+              << " buckets of " << c.bucket_mb << " MB (the first " << double(r.first_bucket_bytes) / (1 << 20)
+              << " MB), " << parallel->reducer().payload_bytes_per_step() << " B a step, divided by "
+              << world.size() << (r.division == dist::Division::before_sum ? " before" : " after") << " the sum, "
+              << (c.no_overlap ? "after backward" : "overlapped with backward") << "; comm timeout " << c.comm_timeout
+              << " s\n";
+  }
   if (!resume_from.empty())
     std::cout << "resumed from " << resume_from.string() << " at step " << run.position().step << " (epoch "
               << run.position().epoch + 1 << ", batch " << run.position().batch << ")\n";
@@ -130,21 +227,23 @@ int run_train(const TrainCommand& c) {
 
   // The log holds the epochs a resumed run has already done, then the new ones.
   std::optional<train::RunLog> log;
-  if (!c.log.empty()) {
+  if (!c.log.empty() && writer) {
     log.emplace(c.log);
     for (const train::EpochRecord& r : run.history()) log->append(train::epoch_json(r));
   }
   EpochReport report(o.epochs, log);
   run.add_callback(report);
+  std::optional<CommReport> comm_report;
+  if (parallel) run.add_callback(comm_report.emplace(*parallel, log));
   ProgressBar progress;
-  if (::isatty(STDERR_FILENO)) run.add_callback(progress);
+  if (writer && ::isatty(STDERR_FILENO)) run.add_callback(progress);
   std::optional<train::Telemetry> telemetry;
-  if (!c.telemetry.empty()) {
+  if (!c.telemetry.empty() && writer) {
     telemetry.emplace(c.telemetry, c.telemetry_every);
     run.add_callback(*telemetry);
   }
   std::optional<train::Checkpointer> checkpointer;
-  if (!c.checkpoint_dir.empty()) {
+  if (!c.checkpoint_dir.empty() && writer) {
     checkpointer.emplace(c.checkpoint_dir, c.checkpoint_every, c.keep_checkpoints);
     run.add_callback(*checkpointer);
   }
@@ -161,8 +260,16 @@ int run_train(const TrainCommand& c) {
       record["message"] = e.what();
       log->append(record);
     }
-    std::fprintf(stderr, "pure16 train: %s\n", e.what());
+    if (writer) std::fprintf(stderr, "pure16 train: %s\n", e.what());
     return train::kExitDiverged;
+  }
+  if (parallel) {
+    // Cheap next to training, and the property everything above rests on.
+    if (!parallel->replicas_identical())
+      throw std::runtime_error("the ranks' weights differ after " + std::to_string(run.steps()) +
+                               " steps (this rank's state hash " + std::to_string(parallel->state_hash()) + ")");
+    std::printf("replicas identical: weights, buffers and optimizer state hash to %016llx on all %d ranks\n",
+                (unsigned long long)parallel->state_hash(), world.size());
   }
   std::printf("final test_accuracy %.2f%%  parameters %lld  weights %lld B  gradients %lld B  optimizer %lld B  "
               "master weights %lld B  activations %lld B\n",
@@ -314,6 +421,20 @@ Command add_train_command(CLI::App& app) {
                   "(fine-tuning; a last layer of another size starts fresh)");
   sub->add_option("--num-classes", command->num_classes, "Outputs of the model's last layer (default: the dataset's classes)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--comm-dtype", command->comm_dtype,
+                  "Under mpirun: dtype of the gradients on the wire (default: the compute dtype)")
+      ->check(CLI::IsMember({"fp16", "bf16", "fp32"}));
+  sub->add_option("--bucket-mb", command->bucket_mb, "Under mpirun: gradient bucket size in MB (the first is at most 1 MB)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_flag("--divide-after-sum", command->divide_after_sum,
+                "Under mpirun: divide the summed gradients by the ranks (default: each rank's before the sum, as DDP)");
+  sub->add_flag("--no-overlap", command->no_overlap,
+                "Under mpirun: sum every bucket after backward instead of during it (for the ablation)");
+  sub->add_option("--comm-timeout", command->comm_timeout,
+                  "Under mpirun: seconds a rank waits for a collective before it stops the job (a rank died or hangs)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI::Option* resume = sub->add_option("--resume", command->resume,
                                         "Continue from a checkpoint file, or the newest in a directory (alone: in "
                                         "--checkpoint-dir, starting afresh when it has none)")

@@ -19,7 +19,7 @@ uint64_t below(uint64_t bound, uint32_t hi, uint32_t lo) {
 }  // namespace
 
 std::vector<int64_t> epoch_order(int64_t size, bool shuffle, uint64_t seed, int64_t epoch, int64_t rank,
-                                 int64_t world_size) {
+                                 int64_t world_size, ShardRemainder remainder) {
   std::vector<int64_t> order(static_cast<size_t>(size));
   std::iota(order.begin(), order.end(), int64_t(0));
   if (shuffle) {
@@ -29,9 +29,10 @@ std::vector<int64_t> epoch_order(int64_t size, bool shuffle, uint64_t seed, int6
     }
   }
   if (world_size == 1) return order;
+  const int64_t end = remainder == ShardRemainder::drop ? size - size % world_size : size;
   std::vector<int64_t> shard;
   shard.reserve(size_t((size + world_size - 1) / world_size));
-  for (int64_t p = rank; p < size; p += world_size) shard.push_back(order[size_t(p)]);
+  for (int64_t p = rank; p < end; p += world_size) shard.push_back(order[size_t(p)]);
   return shard;
 }
 

@@ -93,7 +93,8 @@ void ImageLoader::start_epoch(int64_t epoch) {
   // Computed outside the lock: workers read order_ only under it, and only the consumer's
   // thread writes it.
   std::vector<int64_t> shard =
-      epoch_order(dataset_.size(), options_.shuffle, options_.seed, epoch, options_.rank, options_.world_size);
+      epoch_order(dataset_.size(), options_.shuffle, options_.seed, epoch, options_.rank, options_.world_size,
+                  options_.remainder);
 
   std::map<int64_t, Prepared> stale;  // destroyed after the lock is released
   {

@@ -35,8 +35,14 @@ void check_dataset(const Dataset& d) {
 }  // namespace
 
 Loader::Loader(const Dataset& dataset, int64_t batch_size, bool shuffle, uint64_t seed, int64_t rank,
-               int64_t world_size)
-    : dataset_(dataset), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), rank_(rank), world_size_(world_size) {
+               int64_t world_size, ShardRemainder remainder)
+    : dataset_(dataset),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
+      seed_(seed),
+      rank_(rank),
+      world_size_(world_size),
+      remainder_(remainder) {
   if (batch_size <= 0) throw std::invalid_argument("Loader: batch size must be positive, got " + std::to_string(batch_size));
   if (world_size <= 0) throw std::invalid_argument("Loader: world size must be positive, got " + std::to_string(world_size));
   if (rank < 0 || rank >= world_size)
@@ -47,7 +53,7 @@ Loader::Loader(const Dataset& dataset, int64_t batch_size, bool shuffle, uint64_
 
 void Loader::start_epoch(int64_t epoch) {
   epoch_ = epoch;
-  order_ = epoch_order(dataset_.size(), shuffle_, seed_, epoch, rank_, world_size_);
+  order_ = epoch_order(dataset_.size(), shuffle_, seed_, epoch, rank_, world_size_, remainder_);
 }
 
 int64_t Loader::num_batches() const { return (shard_size() + batch_size_ - 1) / batch_size_; }

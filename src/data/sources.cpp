@@ -107,8 +107,9 @@ DataSources open_dataset(const DataOptions& o) {
       sources.split = std::make_shared<Split>(load_mnist(dataset_dir(o)));
     }
     const Split& split = *sources.split;
-    sources.train = std::make_unique<Loader>(split.train, o.batch_size, true, o.seed);
-    sources.test = std::make_unique<Loader>(split.test, o.eval_batch_size, false, o.seed);
+    sources.train = std::make_unique<Loader>(split.train, o.batch_size, true, o.seed, o.rank, o.world_size,
+                                             ShardRemainder::drop);
+    sources.test = std::make_unique<Loader>(split.test, o.eval_batch_size, false, o.seed, o.rank, o.world_size);
     id.sample_shape = split.train.sample_shape;
     id.num_classes = split.train.num_classes;
     id.train_size = split.train.size();
@@ -141,8 +142,12 @@ DataSources open_dataset(const DataOptions& o) {
   options.seed = o.seed;
   options.workers = o.workers;
   options.skip_unreadable = o.skip_bad_images;
+  options.rank = o.rank;
+  options.world_size = o.world_size;
+  options.remainder = ShardRemainder::drop;
   auto train_loader = std::make_unique<ImageLoader>(*sources.images.train, std::move(train_transforms), options);
   options.shuffle = false;
+  options.remainder = ShardRemainder::keep;
   auto test_loader = std::make_unique<ImageLoader>(*sources.images.test, std::move(test_transforms), options);
   sources.train_images = train_loader.get();
   sources.test_images = test_loader.get();

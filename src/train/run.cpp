@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "pure16/data/loader.h"
 #include "pure16/kernels/elementwise.h"
+#include "pure16/numerics/random_streams.h"
 
 namespace pure16::train {
 namespace {
@@ -27,6 +29,24 @@ int64_t count_top5(const Tensor& logits, const std::vector<int32_t>& labels) {
   }
   return hits;
 }
+
+// A step watched (watch_step) in a run that also observes every step (observe_layers).
+class BothObservers : public nn::LayerObserver {
+ public:
+  BothObservers(nn::LayerObserver& first, nn::LayerObserver& second) : first_(first), second_(second) {}
+  void on_forward(const std::string& path, const Tensor& output) override {
+    first_.on_forward(path, output);
+    second_.on_forward(path, output);
+  }
+  void on_backward(const std::string& path, const Tensor& output_grad) override {
+    first_.on_backward(path, output_grad);
+    second_.on_backward(path, output_grad);
+  }
+
+ private:
+  nn::LayerObserver& first_;
+  nn::LayerObserver& second_;
+};
 
 }  // namespace
 
@@ -59,7 +79,11 @@ StepResult Run::train_step(const data::Batch& batch) {
   before_step_running_ = true;
   for (Callback* c : callbacks_) c->before_step(*this);
   before_step_running_ = false;
-  const nn::RunOptions options{true, policy_.accumulation, config_.seed, uint64_t(position_.step), watch_.layers, {}};
+  std::optional<BothObservers> both;
+  nn::LayerObserver* observer = watch_.layers != nullptr ? watch_.layers : layer_observer_;
+  if (watch_.layers != nullptr && layer_observer_ != nullptr) observer = &both.emplace(*watch_.layers, *layer_observer_);
+  const nn::RunOptions options{true, policy_.accumulation, dropout_key(config_.seed, comm_->rank()),
+                               uint64_t(position_.step), observer, {}};
   nn::Context ctx;
   const Tensor logits = model_->forward(batch.inputs, ctx, options);
   peak_activation_bytes_ = std::max(peak_activation_bytes_, nn::saved_bytes(ctx));
@@ -129,6 +153,13 @@ EvalResult Run::evaluate(data::BatchSource& source) {
     top5 += count_top5(logits, batch.labels);
     samples += logits.size(0);
   }
+  // Counts below 2^53 and a sum of losses: binary64 holds them exactly, and the sum closely.
+  double totals[4] = {loss_sum, double(correct), double(top5), double(samples)};
+  comm_->sum(totals, 4, DType::f64);
+  loss_sum = totals[0];
+  correct = int64_t(totals[1]);
+  top5 = int64_t(totals[2]);
+  samples = int64_t(totals[3]);
   EvalResult result;
   result.samples = samples;
   result.loss = samples ? loss_sum / double(samples) : 0.0;

@@ -147,6 +147,37 @@ TEST(Loader, ShardsPartitionTheData) {
   }
 }
 
+// Data-parallel training: with the remainder dropped, every rank has the same number of samples
+// and batches (one more batch on some rank would leave it alone in a collective), the shards stay
+// disjoint, the samples left out are size % W, and global batch k of W ranks is batch k of one
+// rank with W times the batch (the samples of one step do not depend on how many ranks share it).
+TEST(Loader, DroppedRemainderGivesEqualShards) {
+  const Dataset d = make_dataset(103);
+  for (int64_t world : {2, 3, 4, 7}) {
+    const int64_t batch = 5;
+    Loader whole(d, batch * world, true, 11);
+    whole.start_epoch(2);
+    std::set<int64_t> seen;
+    for (int64_t r = 0; r < world; ++r) {
+      Loader shard(d, batch, true, 11, r, world, ShardRemainder::drop);
+      shard.start_epoch(2);
+      EXPECT_EQ(shard.shard_size(), 103 / world) << "rank " << r << " of " << world;
+      EXPECT_EQ(shard.num_batches(), (103 / world + batch - 1) / batch);
+      for (int64_t b = 0; b < shard.num_batches(); ++b) {
+        const std::vector<int64_t> mine = shard.batch_indices(b);
+        for (int64_t i : mine) EXPECT_TRUE(seen.insert(i).second) << "sample " << i << " on two ranks";
+        if (b + 1 < shard.num_batches()) {
+          const std::vector<int64_t> global = whole.batch_indices(b);
+          for (size_t j = 0; j < mine.size(); ++j) EXPECT_EQ(mine[j], global[j * size_t(world) + size_t(r)]);
+        }
+      }
+      Loader kept(d, batch, true, 11, r, world);
+      EXPECT_EQ(kept.shard_size(), 103 / world + (r < 103 % world ? 1 : 0));
+    }
+    EXPECT_EQ(int64_t(seen.size()), 103 - 103 % world);
+  }
+}
+
 TEST(Loader, ConvertsBatchesToTheRequestedDtype) {
   // Values that need rounding: 1/3 and neighbours of fp16 and bf16 ties.
   Dataset d;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pure16/data/batch_source.h"
+#include "pure16/data/epoch_order.h"
 #include "pure16/data/image.h"
 #include "pure16/data/transforms.h"
 
@@ -23,6 +24,7 @@ struct ImageLoaderOptions {
   uint64_t seed = 0;
   int64_t rank = 0;
   int64_t world_size = 1;
+  ShardRemainder remainder = ShardRemainder::keep;  // epoch_order
   /// Threads that decode and augment; 0 prepares each batch in the caller of batch().
   int64_t workers = 2;
   /// Batches prepared ahead of the one the consumer last asked for (at least one per worker).

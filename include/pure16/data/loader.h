@@ -6,6 +6,7 @@
 
 #include "pure16/data/batch_source.h"
 #include "pure16/data/dataset.h"
+#include "pure16/data/epoch_order.h"
 #include "pure16/tensor/tensor.h"
 
 namespace pure16::data {
@@ -28,7 +29,7 @@ class Loader : public BatchSource {
   /// [0, world_size), and for a dataset with inconsistent sizes, a label out of range or a
   /// non-finite input (the message names the dataset and the sample index). Starts at epoch 0.
   Loader(const Dataset& dataset, int64_t batch_size, bool shuffle, uint64_t seed, int64_t rank = 0,
-         int64_t world_size = 1);
+         int64_t world_size = 1, ShardRemainder remainder = ShardRemainder::keep);
 
   /// Selects the order of epoch `epoch` (any value; epochs are independent of each other).
   void start_epoch(int64_t epoch) override;
@@ -55,6 +56,7 @@ class Loader : public BatchSource {
   uint64_t seed_;
   int64_t rank_;
   int64_t world_size_;
+  ShardRemainder remainder_;
   int64_t epoch_ = 0;
   std::vector<int64_t> order_;  // dataset indices of this rank's shard, in epoch order
 };

@@ -37,6 +37,11 @@ struct DataOptions {
   /// images of 224x224 would need gigabytes of activations).
   int64_t eval_batch_size = 1000;
   uint64_t seed = 0;
+  /// This process's place in a data-parallel job: the training batches are its equal shard
+  /// (ShardRemainder::drop: every rank takes the same number of steps), the test batches its
+  /// shard of the whole test set.
+  int64_t rank = 0;
+  int64_t world_size = 1;
 };
 
 /// A dataset's training and evaluation batch sources, and what they read from. The sources

@@ -9,7 +9,7 @@
 //   momentum rounding  seed                 stream(momentum_rounding, step) arena element / 4
 //   Adam's m rounding  seed                 stream(exp_avg_rounding, step)  arena element / 4
 //   Adam's s rounding  seed                 stream(exp_avg_sq_rounding, step) arena element / 4
-//   dropout            seed                 stream(dropout, step, layer)    element / 4
+//   dropout            dropout_key(seed, rank) stream(dropout, step, layer) element / 4
 //   data order         seed ^ kShuffleKey   epoch                           position in the epoch
 //   augmentation       seed ^ kAugmentKey   epoch, sample's draw            sample
 //
@@ -42,6 +42,14 @@ constexpr uint64_t random_stream(RandomPurpose purpose, uint64_t step, uint64_t 
   if (step > kMaxRandomStep) throw std::out_of_range("random stream: step " + std::to_string(step) + " is past 2^40");
   if (unit > kMaxRandomUnit) throw std::out_of_range("random stream: unit " + std::to_string(unit) + " is past 2^16");
   return uint64_t(purpose) << 56 | unit << 40 | step;
+}
+
+/// The key of rank `rank`'s dropout masks in a data-parallel run: the seed on rank 0 (so one
+/// process draws what it always drew), the seed xor an odd multiple of the rank elsewhere, so
+/// every rank drops other units of its own samples. Only dropout is keyed by it; every other
+/// stream is the same on all ranks, which is what keeps their weights bitwise equal.
+constexpr uint64_t dropout_key(uint64_t seed, int64_t rank) {
+  return seed ^ (0x9e3779b97f4a7c15ull * uint64_t(rank));
 }
 
 /// Keys of the data pipeline's draws: the seed xor these, so they differ from every seed-keyed

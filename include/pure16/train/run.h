@@ -15,6 +15,7 @@
 #include "pure16/data/batch_source.h"
 #include "pure16/data/dataset.h"
 #include "pure16/data/identity.h"
+#include "pure16/dist/communicator.h"
 #include "pure16/io/safetensors.h"
 #include "pure16/nn/models.h"
 #include "pure16/nn/parameters.h"
@@ -151,6 +152,14 @@ class Run {
   /// it (no layer is told anything, the update takes its vector path). One watch a step: a
   /// second throws std::logic_error, as would a call outside before_step.
   void watch_step(const StepWatch& watch);
+  /// Tells `observer` about every step's layers from now on (data-parallel training starts each
+  /// bucket's sum as backward completes it), besides any watch_step; null stops it. Not owned.
+  void observe_layers(nn::LayerObserver* observer) { layer_observer_ = observer; }
+  /// Makes this run one rank of a data-parallel job: evaluate() sums its counts over the ranks
+  /// (each evaluates its shard), and dropout draws the rank's own masks (dropout_key). Not owned.
+  void set_communicator(dist::Communicator& comm) { comm_ = &comm; }
+  /// The job this run is part of; one process unless set_communicator was called.
+  dist::Communicator& communicator() const { return *comm_; }
   /// What the run trains on, recorded in checkpoints and checked when one is restored.
   void set_dataset(const data::DatasetIdentity& identity) { dataset_ = identity; }
   const data::DatasetIdentity& dataset() const { return dataset_; }
@@ -162,7 +171,8 @@ class Run {
   /// The model's output for `inputs` (B, sample_shape...), in evaluation mode (BatchNorm's running
   /// statistics, no dropout): in the compute dtype, or fp32 when the policy keeps the last layer in fp32.
   Tensor logits(const Tensor& inputs);
-  /// Mean loss, top-1 and top-5 accuracy over one pass of `source` (its epoch 0), in evaluation mode.
+  /// Mean loss, top-1 and top-5 accuracy over one pass of `source` (its epoch 0), in evaluation
+  /// mode; in a data-parallel run, over the union of every rank's `source` (its shard).
   EvalResult evaluate(data::BatchSource& source);
   /// Trains from the current position to the end of config().epochs (or max_steps),
   /// evaluating on `test_source` after each epoch. `train_source` must have steps_per_epoch
@@ -221,6 +231,9 @@ class Run {
   std::vector<EpochRecord> history_;
   data::DatasetIdentity dataset_;
   std::vector<Callback*> callbacks_;
+  std::unique_ptr<dist::Communicator> single_process_ = dist::make_single_process_world();
+  dist::Communicator* comm_ = single_process_.get();
+  nn::LayerObserver* layer_observer_ = nullptr;
   bool before_step_running_ = false;
   StepWatch watch_;
   int64_t peak_activation_bytes_ = 0;
