@@ -44,6 +44,7 @@ struct TrainCommand {
   double bucket_mb = double(dist::kDefaultBucketBytes) / (1 << 20);
   bool divide_after_sum = false;
   bool no_overlap = false;
+  bool sync_batchnorm = false;
   double comm_timeout = 60;
 };
 
@@ -189,6 +190,7 @@ int train_in_world(const TrainCommand& c, dist::Communicator& world) {
     p.first_bucket_bytes = std::min(p.bucket_bytes, dist::kDefaultFirstBucketBytes);
     p.division = c.divide_after_sum ? dist::Division::after_sum : dist::Division::before_sum;
     p.overlap = !c.no_overlap;
+    p.sync_batchnorm = c.sync_batchnorm;
     p.buffer_sync_every = c.checkpoint_every;
     parallel.emplace(run, world, p);
   }
@@ -208,10 +210,11 @@ int train_in_world(const TrainCommand& c, dist::Communicator& world) {
                  "steps)\n"
               << "gradients: summed in " << dtype_name(r.comm_dtype) << ", " << parallel->reducer().buckets().size()
               << " buckets of " << c.bucket_mb << " MB (the first " << double(r.first_bucket_bytes) / (1 << 20)
-              << " MB), " << parallel->reducer().payload_bytes_per_step() << " B a step, divided by "
-              << world.size() << (r.division == dist::Division::before_sum ? " before" : " after") << " the sum, "
+              << " MB), " << parallel->reducer().payload_bytes_per_step() << " B a step, divided by " << world.size()
+              << (r.division == dist::Division::before_sum ? " before" : " after") << " the sum, "
               << (c.no_overlap ? "after backward" : "overlapped with backward") << "; comm timeout " << c.comm_timeout
-              << " s\n";
+              << " s; BatchNorm statistics of "
+              << (c.sync_batchnorm ? "the global batch (synchronized)" : "each rank's batch") << "\n";
   }
   if (!resume_from.empty())
     std::cout << "resumed from " << resume_from.string() << " at step " << run.position().step << " (epoch "
@@ -431,6 +434,9 @@ Command add_train_command(CLI::App& app) {
                 "Under mpirun: divide the summed gradients by the ranks (default: each rank's before the sum, as DDP)");
   sub->add_flag("--no-overlap", command->no_overlap,
                 "Under mpirun: sum every bucket after backward instead of during it (for the ablation)");
+  sub->add_flag("--sync-batchnorm", command->sync_batchnorm,
+                "Under mpirun: BatchNorm normalizes with the statistics of the global batch, summed over the ranks "
+                "(SyncBatchNorm), instead of each rank's");
   sub->add_option("--comm-timeout", command->comm_timeout,
                   "Under mpirun: seconds a rank waits for a collective before it stops the job (a rank died or hangs)")
       ->check(CLI::PositiveNumber)

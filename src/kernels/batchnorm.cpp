@@ -272,25 +272,38 @@ void normalize(T* y, T* xhat, const T* x, const Acc* mean, const Acc* invstd, co
 template <class T, class S>
 void forward_training(T* y, T* xhat, T* mean_out, T* invstd_out, S* running_mean, S* running_var, const T* x,
                       const T* weight, const T* bias, int64_t rows, int64_t channels, double eps, double momentum,
-                      bool relu) {
+                      bool relu, ReplicaSum* replicas) {
   using Acc = compute_t<T>;
+  const size_t cn = static_cast<size_t>(channels);
   // Pass 1 sums x - x[0] (shifted data): the mean's rounding error then scales with the spread
   // of the values, not their magnitude (at mean 1000, std 1 the shifted terms are O(1)).
   const std::vector<Acc> shift = widened(x, channels);  // row 0
   const auto sum = Passes<T>::column_sums(BatchnormSum::shifted, x, nullptr, nullptr, rows, channels, shift.data())[0];
-  std::vector<Acc> mean(static_cast<size_t>(channels)), invstd(static_cast<size_t>(channels));
-  for (int64_t c = 0; c < channels; ++c) mean[size_t(c)] = shift[size_t(c)] + sum[size_t(c)] / Acc(rows);
+  std::vector<Acc> mean(cn), invstd(cn);
+  for (size_t c = 0; c < cn; ++c) mean[c] = shift[c] + sum[c] / Acc(rows);
+  Acc total_rows = Acc(rows);
+  if (replicas != nullptr) {
+    // Every replica's rows * mean, and its row count last (exact below 2^24 rows in binary32).
+    std::vector<Acc> totals(cn + 1);
+    for (size_t c = 0; c < cn; ++c) totals[c] = mean[c] * Acc(rows);
+    totals[cn] = Acc(rows);
+    replicas->sum(totals.data(), channels + 1);
+    total_rows = totals[cn];
+    for (size_t c = 0; c < cn; ++c) mean[c] = totals[c] / total_rows;
+  }
   // Pass 2: the biased variance as the mean of squared deviations from that mean.
-  const auto squares = Passes<T>::column_sums(BatchnormSum::squared_deviation, x, nullptr, nullptr, rows, channels, mean.data())[0];
+  auto squares =
+      Passes<T>::column_sums(BatchnormSum::squared_deviation, x, nullptr, nullptr, rows, channels, mean.data())[0];
+  if (replicas != nullptr) replicas->sum(squares.data(), channels);
   const Acc m = Acc(momentum);
   for (int64_t c = 0; c < channels; ++c) {
     const size_t k = size_t(c);
-    const Acc var = squares[k] / Acc(rows);
+    const Acc var = squares[k] / total_rows;
     invstd[k] = Acc(1) / std::sqrt(var + Acc(eps));
     mean_out[c] = store_value<T>(mean[k]);
     invstd_out[c] = store_value<T>(invstd[k]);
     // PyTorch's running estimate uses the unbiased variance.
-    const Acc unbiased = squares[k] / Acc(rows - 1);
+    const Acc unbiased = squares[k] / (total_rows - Acc(1));
     running_mean[c] = store_value<S>((Acc(1) - m) * Acc(load_value(running_mean[c])) + m * mean[k]);
     running_var[c] = store_value<S>((Acc(1) - m) * Acc(load_value(running_var[c])) + m * unbiased);
   }
@@ -311,10 +324,10 @@ void forward_inference(T* y, T* xhat, T* invstd_out, const T* x, const S* runnin
 }
 
 template <class T>
-void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* invstd, const T* weight,
-              int64_t rows, int64_t channels, bool batch_statistics, const T* relu_output) {
+void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* invstd, const T* weight, int64_t rows,
+              int64_t channels, bool batch_statistics, const T* relu_output, ReplicaSum* replicas) {
   using Acc = compute_t<T>;
-  const auto [sum_dy, sum_dy_xhat] =
+  auto [sum_dy, sum_dy_xhat] =
       Passes<T>::column_sums(BatchnormSum::gradient, dy, xhat, relu_output, rows, channels, nullptr);
   for (int64_t c = 0; c < channels; ++c) {
     dweight[c] = store_value<T>(load_value(dweight[c]) + sum_dy_xhat[size_t(c)]);
@@ -322,13 +335,24 @@ void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* 
   }
   if (dx == nullptr) return;
   const size_t cn = static_cast<size_t>(channels);
+  Acc total_rows = Acc(rows);
+  if (batch_statistics && replicas != nullptr) {
+    std::vector<Acc> sums(2 * cn + 1);
+    std::copy(sum_dy.begin(), sum_dy.end(), sums.begin());
+    std::copy(sum_dy_xhat.begin(), sum_dy_xhat.end(), sums.begin() + channels);
+    sums[2 * cn] = Acc(rows);
+    replicas->sum(sums.data(), 2 * channels + 1);
+    std::copy(sums.begin(), sums.begin() + channels, sum_dy.begin());
+    std::copy(sums.begin() + channels, sums.begin() + 2 * channels, sum_dy_xhat.begin());
+    total_rows = sums[2 * cn];
+  }
   std::vector<Acc> scale(cn), mean_dy(cn, Acc(0)), mean_dy_xhat(cn, Acc(0));
   for (int64_t c = 0; c < channels; ++c) {
     const size_t k = size_t(c);
     scale[k] = load_value(weight[c]) * load_value(invstd[c]);
     if (batch_statistics) {
-      mean_dy[k] = sum_dy[k] / Acc(rows);
-      mean_dy_xhat[k] = sum_dy_xhat[k] / Acc(rows);
+      mean_dy[k] = sum_dy[k] / total_rows;
+      mean_dy_xhat[k] = sum_dy_xhat[k] / total_rows;
     }
   }
   Passes<T>::input_grad(dx, dy, xhat, relu_output, rows, channels, scale.data(), mean_dy.data(), mean_dy_xhat.data());
@@ -336,10 +360,10 @@ void backward(T* dx, T* dweight, T* dbias, const T* dy, const T* xhat, const T* 
 
 }  // namespace
 
-void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean,
-                                void* running_var, const void* x, const void* weight, const void* bias,
-                                DType dtype, DType statistics_dtype, int64_t rows, int64_t channels, double eps,
-                                double momentum, bool relu) {
+void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, void* running_mean, void* running_var,
+                                const void* x, const void* weight, const void* bias, DType dtype,
+                                DType statistics_dtype, int64_t rows, int64_t channels, double eps, double momentum,
+                                bool relu, ReplicaSum* replicas) {
   check("batchnorm_forward_training", rows, channels, 2);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -347,7 +371,8 @@ void batchnorm_forward_training(void* y, void* xhat, void* mean, void* invstd, v
       using S = typename decltype(statistics_tag)::type;
       forward_training(static_cast<T*>(y), static_cast<T*>(xhat), static_cast<T*>(mean), static_cast<T*>(invstd),
                        static_cast<S*>(running_mean), static_cast<S*>(running_var), static_cast<const T*>(x),
-                       static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, momentum, relu);
+                       static_cast<const T*>(weight), static_cast<const T*>(bias), rows, channels, eps, momentum, relu,
+                       replicas);
     });
   });
 }
@@ -369,13 +394,13 @@ void batchnorm_forward_inference(void* y, void* xhat, void* invstd, const void* 
 
 void batchnorm_backward(void* dx, void* dweight, void* dbias, const void* dy, const void* xhat, const void* invstd,
                         const void* weight, DType dtype, int64_t rows, int64_t channels, bool batch_statistics,
-                        const void* relu_output) {
+                        const void* relu_output, ReplicaSum* replicas) {
   check("batchnorm_backward", rows, channels, 0);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     backward(static_cast<T*>(dx), static_cast<T*>(dweight), static_cast<T*>(dbias), static_cast<const T*>(dy),
-             static_cast<const T*>(xhat), static_cast<const T*>(invstd), static_cast<const T*>(weight), rows,
-             channels, batch_statistics, static_cast<const T*>(relu_output));
+             static_cast<const T*>(xhat), static_cast<const T*>(invstd), static_cast<const T*>(weight), rows, channels,
+             batch_statistics, static_cast<const T*>(relu_output), replicas);
   });
 }
 

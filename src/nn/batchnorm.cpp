@@ -58,7 +58,8 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
     Tensor mean = Tensor::zeros({channels_}, dtype);
     kernels::batchnorm_forward_training(y.raw(), xhat.raw(), mean.raw(), invstd.raw(), running_mean_.value.raw(),
                                         running_var_.value.raw(), x.raw(), weight_.value.raw(), bias_.value.raw(),
-                                        dtype, running_mean_.value.dtype(), rows, channels_, eps_, momentum_, relu_);
+                                        dtype, running_mean_.value.dtype(), rows, channels_, eps_, momentum_, relu_,
+                                        options.batch_statistics_replicas);
     // Backward reads xhat and invstd; the batch mean is kept for inspection (C values).
     ctx.saved = {xhat, invstd, mean};
   } else {
@@ -72,7 +73,8 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions
   return y;
 }
 
-Tensor BatchNorm2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions&, bool need_input_grad) {
+Tensor BatchNorm2d::backward_impl(const Tensor& dy, const Context& ctx, const RunOptions& options,
+                                  bool need_input_grad) {
   const Tensor& xhat = ctx.saved.at(0);
   const Tensor& invstd = ctx.saved.at(1);
   Tensor dx = need_input_grad ? Tensor::empty(dy.shape(), dy.dtype()) : Tensor();
@@ -80,7 +82,8 @@ Tensor BatchNorm2d::backward_impl(const Tensor& dy, const Context& ctx, const Ru
   const bool batch_statistics = ctx.saved.at(2).defined();
   kernels::batchnorm_backward(need_input_grad ? dx.raw() : nullptr, weight_.grad.raw(), bias_.grad.raw(), dy.raw(),
                               xhat.raw(), invstd.raw(), weight_.value.raw(), dy.dtype(), dy.numel() / channels_,
-                              channels_, batch_statistics, relu_ ? ctx.saved.at(3).raw() : nullptr);
+                              channels_, batch_statistics, relu_ ? ctx.saved.at(3).raw() : nullptr,
+                              options.batch_statistics_replicas);
   return dx;
 }
 

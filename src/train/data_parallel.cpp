@@ -64,10 +64,14 @@ DataParallel::DataParallel(Run& run, dist::Communicator& comm, const DataParalle
     }
     run.observe_layers(this);
   }
+  if (options.sync_batchnorm) run.synchronize_batch_statistics(this);
   run.add_callback(*this);
 }
 
-DataParallel::~DataParallel() { run_.observe_layers(nullptr); }
+DataParallel::~DataParallel() {
+  run_.observe_layers(nullptr);
+  run_.synchronize_batch_statistics(nullptr);
+}
 
 void DataParallel::on_backward(const std::string& path, const Tensor&) {
   const auto found = complete_at_.find(path);

@@ -82,8 +82,9 @@ StepResult Run::train_step(const data::Batch& batch) {
   std::optional<BothObservers> both;
   nn::LayerObserver* observer = watch_.layers != nullptr ? watch_.layers : layer_observer_;
   if (watch_.layers != nullptr && layer_observer_ != nullptr) observer = &both.emplace(*watch_.layers, *layer_observer_);
-  const nn::RunOptions options{true, policy_.accumulation, dropout_key(config_.seed, comm_->rank()),
-                               uint64_t(position_.step), observer, {}};
+  const nn::RunOptions options{
+      true, policy_.accumulation,      dropout_key(config_.seed, comm_->rank()), uint64_t(position_.step), observer,
+      {},   batch_statistics_replicas_};
   nn::Context ctx;
   const Tensor logits = model_->forward(batch.inputs, ctx, options);
   peak_activation_bytes_ = std::max(peak_activation_bytes_, nn::saved_bytes(ctx));

@@ -13,6 +13,10 @@
 #include "pure16/nn/parameters.h"
 #include "pure16/tensor/tensor.h"
 
+namespace pure16::kernels {
+class ReplicaSum;
+}
+
 namespace pure16::nn {
 
 /// Sees what flows between named layers, for telemetry: each named layer's output in forward
@@ -36,6 +40,9 @@ struct RunOptions {
   /// is what keeps the path below from being built on the others.
   LayerObserver* observer = nullptr;
   std::string path;  // of the layer being run, with an observer: the prefix of its children's paths
+  /// Synchronized BatchNorm: training-mode batch statistics are those of every replica's batch
+  /// (kernels/batchnorm.h). Null: this process's batch alone.
+  kernels::ReplicaSum* batch_statistics_replicas = nullptr;
 };
 
 /// `options` for the child called `name` of the layer they are for: its path extended when

@@ -13,7 +13,10 @@
 // - BatchNorm normalizes with the rank's local batch statistics, as DDP does; the running
 //   statistics are averaged over the ranks at each epoch's end (before evaluation and the
 //   epoch's checkpoint), at max_steps, and every `buffer_sync_every` steps (the checkpoint
-//   interval), so every rank holds, and rank 0 saves, the same model.
+//   interval), so every rank holds, and rank 0 saves, the same model. With `sync_batchnorm`,
+//   training steps normalize with the statistics of the global batch instead (PyTorch's
+//   SyncBatchNorm: per BatchNorm layer, one sum over the ranks after each of forward's two
+//   passes and one in backward), which keeps the running statistics equal on every rank.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +26,7 @@
 
 #include "pure16/dist/communicator.h"
 #include "pure16/dist/gradient_reducer.h"
+#include "pure16/kernels/batchnorm.h"
 #include "pure16/train/run.h"
 
 namespace pure16::train {
@@ -34,9 +38,10 @@ struct DataParallelOptions {
   dist::Division division = dist::Division::before_sum;
   bool overlap = true;             // start buckets during backward; false: all after it
   int64_t buffer_sync_every = 0;   // also average the running statistics every N steps (0: never)
+  bool sync_batchnorm = false;     // batch statistics of the global batch, not the rank's
 };
 
-class DataParallel : public Callback, private nn::LayerObserver {
+class DataParallel : public Callback, private nn::LayerObserver, private kernels::ReplicaSum {
  public:
   /// Joins `run` to `comm`'s job (Run::set_communicator), copies rank 0's state to every rank
   /// and adds itself as `run`'s next callback (before a Checkpointer added after it, so buffers
@@ -65,6 +70,8 @@ class DataParallel : public Callback, private nn::LayerObserver {
  private:
   void on_forward(const std::string&, const Tensor&) override {}
   void on_backward(const std::string& path, const Tensor&) override;
+  void sum(float* values, int64_t n) override { comm_.sum(values, n, DType::f32); }
+  void sum(double* values, int64_t n) override { comm_.sum(values, n, DType::f64); }
 
   Run& run_;
   dist::Communicator& comm_;

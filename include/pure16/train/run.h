@@ -158,6 +158,9 @@ class Run {
   /// Makes this run one rank of a data-parallel job: evaluate() sums its counts over the ranks
   /// (each evaluates its shard), and dropout draws the rank's own masks (dropout_key). Not owned.
   void set_communicator(dist::Communicator& comm) { comm_ = &comm; }
+  /// Synchronized BatchNorm: training steps normalize with the statistics of every replica's
+  /// batch, summed through `replicas` (nn::RunOptions); null: each rank's own. Not owned.
+  void synchronize_batch_statistics(kernels::ReplicaSum* replicas) { batch_statistics_replicas_ = replicas; }
   /// The job this run is part of; one process unless set_communicator was called.
   dist::Communicator& communicator() const { return *comm_; }
   /// What the run trains on, recorded in checkpoints and checked when one is restored.
@@ -234,6 +237,7 @@ class Run {
   std::unique_ptr<dist::Communicator> single_process_ = dist::make_single_process_world();
   dist::Communicator* comm_ = single_process_.get();
   nn::LayerObserver* layer_observer_ = nullptr;
+  kernels::ReplicaSum* batch_statistics_replicas_ = nullptr;
   bool before_step_running_ = false;
   StepWatch watch_;
   int64_t peak_activation_bytes_ = 0;
