@@ -61,10 +61,8 @@ Command add_bench_command(CLI::App& app) {
   kernel_kinds(conv);
   CLI::App* train = sub->add_subcommand("train", "Training images/s on random data");
   common(train);
-  std::vector<std::string> model_names;
-  for (const nn::ModelInfo& info : nn::model_infos()) model_names.push_back(info.name);
   train->add_option("--model", o->models, "Models (repeatable; default: mlp, resnet18-cifar, resnet50)")
-      ->check(CLI::IsMember(model_names));
+      ->check(CLI::IsMember(nn::model_names()));
   train->add_option("--precision", o->precisions, "Precisions (repeatable; default: all presets)")
       ->check(CLI::IsMember(PrecisionPolicy::preset_names()));
   train->add_option("--accumulation", o->accumulation, "GEMM accumulation for every precision (default: the preset's)")

@@ -135,9 +135,7 @@ Command add_scale_command(CLI::App& app) {
   auto o = std::make_shared<ScaleOptions>();
   CLI::App* sub = app.add_subcommand(
       "scale", "Project data-parallel step time at 8..1024 ranks, fp32 vs fp16 gradients, from measurements here");
-  std::vector<std::string> models;
-  for (const nn::ModelInfo& info : nn::model_infos()) models.push_back(info.name);
-  sub->add_option("--model", o->model, "Model")->check(CLI::IsMember(models))->capture_default_str();
+  sub->add_option("--model", o->model, "Model")->check(CLI::IsMember(nn::model_names()))->capture_default_str();
   sub->add_option("--precision", o->precision, "Precision of the measured step")
       ->check(CLI::IsMember(PrecisionPolicy::preset_names()))
       ->capture_default_str();

@@ -291,9 +291,9 @@ Command add_train_command(CLI::App& app) {
   auto command = std::make_shared<TrainCommand>();
   train::TrainOptions* o = &command->run;
   CLI::App* sub = app.add_subcommand("train", "Train a model");
-  std::vector<std::string> models;
-  for (const nn::ModelInfo& info : nn::model_infos()) models.push_back(info.name);
-  sub->add_option("--model", o->model, "Model to train")->check(CLI::IsMember(models))->capture_default_str();
+  sub->add_option("--model", o->model, "Model to train")
+      ->check(CLI::IsMember(nn::model_names()))
+      ->capture_default_str();
   sub->add_option("--dataset", o->dataset, "Dataset")
       ->check(CLI::IsMember(data::dataset_names()))
       ->capture_default_str();

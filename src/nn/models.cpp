@@ -43,6 +43,12 @@ const std::vector<ModelInfo>& model_infos() {
   return infos;
 }
 
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const ModelInfo& info : model_infos()) names.push_back(info.name);
+  return names;
+}
+
 std::unique_ptr<Sequential> build_model(const std::string& name, const Shape& sample_shape, int64_t num_classes,
                                         const ModelOptions& options) {
   if (num_classes <= 0) throw std::invalid_argument("model " + name + ": number of classes must be positive");

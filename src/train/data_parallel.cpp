@@ -112,12 +112,13 @@ void DataParallel::average_buffers() {
 uint64_t DataParallel::state_hash() const {
   uint64_t hash = 0xcbf29ce484222325ull;
   nn::ParameterStore& store = run_.store();
-  // A group without a master copy has its values as master segment: hashed twice, harmlessly.
   const auto hash_arena = [&hash](const nn::Arena& arena) {
     for (size_t g = 0; g < arena.groups(); ++g) hash = fnv1a(arena.segment(g), hash);
   };
   hash_arena(store.values());
-  hash_arena(store.master());
+  // A group without a master copy has its values as master segment, hashed already.
+  for (nn::Parameter* p : store.parameters())
+    if (store.has_master_copy(*p)) hash = fnv1a(store.master().view(*p), hash);
   hash = fnv1a(store.buffer_values(), hash);
   for (const optim::StateArena& arena : run_.optimizer().state_arenas()) hash_arena(*arena.arena);
   return hash;

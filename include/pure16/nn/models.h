@@ -20,6 +20,8 @@ struct ModelInfo {
   int64_t num_classes;  // and its usual number of classes
 };
 const std::vector<ModelInfo>& model_infos();
+/// The names of model_infos(), in order: what every --model accepts.
+std::vector<std::string> model_names();
 
 /// Builds `name` for inputs of `sample_shape` (no batch dimension) and `num_classes` outputs.
 /// Throws std::invalid_argument for an unknown name, listing the known ones.
