@@ -63,6 +63,7 @@ void OptimizerConfig::validate() const {
   if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
     throw std::invalid_argument(name + ": betas must lie in [0, 1), got " + std::to_string(beta1) + ", " +
                                 std::to_string(beta2));
+  if (nesterov && name != "sgd") throw std::invalid_argument(name + ": Nesterov momentum applies to sgd only");
   if (nesterov && momentum == 0.0f) throw std::invalid_argument(name + ": Nesterov momentum needs momentum > 0");
 }
 

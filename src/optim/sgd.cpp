@@ -15,37 +15,43 @@ std::vector<StateArena> Sgd::own_arenas() {
   return {{"momentum", &momentum_}};
 }
 
-void Sgd::apply(float grad_scale, uint64_t step, float* intended) {
-  for (size_t g = 0; g < store_.groups().size(); ++g) {
-    const nn::ParameterGroup& group = store_.groups()[g];
-    kernels::SgdUpdateArgs a;
-    a.weights = store_.master().segment(g).raw();
-    a.weight_type = store_.master().segment(g).dtype();
-    a.grads = store_.grads().segment(g).raw();
-    a.grad_type = store_.grads().segment(g).dtype();
-    if (momentum_.defined()) {
-      a.momentum = momentum_.segment(g).raw();
-      a.momentum_type = momentum_.segment(g).dtype();
-    }
-    if (compensation_.defined()) {
-      a.compensation = compensation_.segment(g).raw();
-      a.compensation_type = compensation_.segment(g).dtype();
-    }
-    a.intended = intended == nullptr ? nullptr : intended + group.begin;
-    a.n = group.numel;
-    a.inv_grad_scale = 1.0f / grad_scale;
-    a.lr = config_.lr;
-    a.momentum_factor = config_.momentum;
-    a.weight_decay = config_.weight_decay;
-    a.nesterov = config_.nesterov;
-    a.first = steps_applied_ == 0;
-    a.stochastic = rounding_ == Rounding::stochastic;
-    a.seed = seed_;
-    a.weight_stream = random_stream(RandomPurpose::weight_rounding, step);
-    a.momentum_stream = random_stream(RandomPurpose::momentum_rounding, step);
-    a.first_index = uint64_t(group.begin);
-    kernels::sgd_update(a);
+void Sgd::update_stretch(Tensor weights, Tensor grads, Tensor momentum, Tensor compensation, size_t first_index,
+                         float grad_factor, float weight_decay, uint64_t step, float* intended) {
+  kernels::SgdUpdateArgs a;
+  a.weights = weights.raw();
+  a.weight_type = weights.dtype();
+  a.grads = grads.raw();
+  a.grad_type = grads.dtype();
+  if (momentum.defined()) {
+    a.momentum = momentum.raw();
+    a.momentum_type = momentum.dtype();
   }
+  if (compensation.defined()) {
+    a.compensation = compensation.raw();
+    a.compensation_type = compensation.dtype();
+  }
+  a.intended = intended == nullptr ? nullptr : intended + first_index;
+  a.n = weights.numel();
+  a.inv_grad_scale = grad_factor;
+  a.weight_decay = weight_decay;
+  a.lr = config_.lr;
+  a.momentum_factor = config_.momentum;
+  a.nesterov = config_.nesterov;
+  a.first = steps_applied_ == 0;
+  a.stochastic = rounding_ == Rounding::stochastic;
+  a.seed = seed_;
+  a.weight_stream = random_stream(RandomPurpose::weight_rounding, step);
+  a.momentum_stream = random_stream(RandomPurpose::momentum_rounding, step);
+  a.first_index = uint64_t(first_index);
+  kernels::sgd_update(a);
+}
+
+void Sgd::apply(float grad_scale, uint64_t step, float* intended) {
+  for (size_t g = 0; g < store_.groups().size(); ++g)
+    update_stretch(store_.master().segment(g), store_.grads().segment(g),
+                   momentum_.defined() ? momentum_.segment(g) : Tensor(),
+                   compensation_.defined() ? compensation_.segment(g) : Tensor(), store_.groups()[g].begin,
+                   1.0f / grad_scale, config_.weight_decay, step, intended);
 }
 
 }  // namespace pure16::optim

@@ -153,5 +153,16 @@ TEST(Sgd, RejectsBadHyperparameters) {
   EXPECT_THROW((OptimizerConfig::sgd(NAN, 0.0f, 0.0f, false).validate()), std::invalid_argument);
 }
 
+// Only SGD reads `nesterov`: asking another optimizer for it is an error, not a silent no-op.
+TEST(Sgd, NesterovIsRejectedForOtherOptimizers) {
+  OptimizerConfig config = OptimizerConfig::sgd(0.1f, 0.9f, 0.0f, true);
+  EXPECT_NO_THROW(config.validate());
+  for (const std::string& name : optimizer_names()) {
+    if (name == "sgd") continue;
+    config.name = name;
+    EXPECT_THROW(config.validate(), std::invalid_argument) << name;
+  }
+}
+
 }  // namespace
 }  // namespace pure16::optim

@@ -16,23 +16,20 @@
 
 #include <cstdint>
 
-#include "pure16/optim/optimizer.h"
+#include "pure16/optim/sgd.h"
 
 namespace pure16::optim {
 
-class Lars final : public Optimizer {
+class Lars final : public Sgd {
  public:
   Lars(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy, uint64_t seed);
 
-  nn::Arena& momentum_buffer() { return momentum_; }
   /// The local learning rate the last step used for `p` (1 before any step and for 1-D tensors).
   double local_lr(const nn::Parameter& p) const;
 
  private:
   void apply(float grad_scale, uint64_t step, float* intended) override;
-  std::vector<StateArena> own_arenas() override;
 
-  nn::Arena momentum_;  // in each group's optimizer-state dtype
   std::vector<double> local_lr_;  // per parameter, in the store's order
 };
 
