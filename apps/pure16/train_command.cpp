@@ -46,6 +46,7 @@ struct TrainCommand {
   bool no_overlap = false;
   bool sync_batchnorm = false;
   double comm_timeout = 60;
+  bool check = false;
 };
 
 DType comm_dtype_named(const std::string& name) {
@@ -227,6 +228,11 @@ int train_in_world(const TrainCommand& c, dist::Communicator& world) {
   if (!sources.transforms.empty())
     std::cout << "transforms " << sources.transforms << "\n"
               << "loader workers " << o.workers << (o.skip_bad_images ? ", skipping unreadable images" : "") << "\n";
+
+  if (c.check) {
+    std::cout << "pure16 train: --check: the options, the dataset and the model are valid; nothing was trained\n";
+    return 0;
+  }
 
   // The log holds the epochs a resumed run has already done, then the new ones.
   std::optional<train::RunLog> log;
@@ -434,6 +440,9 @@ Command add_train_command(CLI::App& app) {
                 "Under mpirun: divide the summed gradients by the ranks (default: each rank's before the sum, as DDP)");
   sub->add_flag("--no-overlap", command->no_overlap,
                 "Under mpirun: sum every bucket after backward instead of during it (for the ablation)");
+  sub->add_flag("--check", command->check,
+                "Check the options, open the dataset, build the model (and restore --resume, --init-from), then exit "
+                "without training");
   sub->add_flag("--sync-batchnorm", command->sync_batchnorm,
                 "Under mpirun: BatchNorm normalizes with the statistics of the global batch, summed over the ranks "
                 "(SyncBatchNorm), instead of each rank's");

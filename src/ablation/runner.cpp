@@ -115,6 +115,24 @@ std::vector<ArmResult> run_arms(const std::vector<Arm>& arms, const RunnerOption
       << o.jobs << " at a time with " << o.threads << " thread" << (o.threads == 1 ? "" : "s") << " each"
       << std::endl;
 
+  // A setup every arm shares (a missing dataset, a bad flag) fails once, here, instead of once per
+  // arm: the first arm of the plan is checked whenever any arm is to run.
+  const bool any_to_run = std::any_of(reasons.begin(), reasons.end(), [](const std::string& r) { return !r.empty(); });
+  if (any_to_run && !arms.empty()) {
+    std::vector<std::string> check = arms.front().train_command(o.threads);
+    check.push_back("--check");
+    std::filesystem::create_directories(o.out);
+    const std::filesystem::path log = o.out / "check.txt";
+    const ProcessStatus status = run_process(o.program, check, log, log);
+    if (status.succeeded())
+      std::filesystem::remove(log);
+    else
+      throw std::runtime_error("the study cannot start: `pure16 train --check` of its first arm (" +
+                               arms.front().strategy + ", seed " + std::to_string(arms.front().seed) + ") " +
+                               describe(status) + "; " + log.string() + " says:\n" +
+                               excerpt(log, kStderrHead, kStderrTail));
+  }
+
   std::vector<ArmResult> results(arms.size());
   std::atomic<size_t> next{0};
   std::exception_ptr error;

@@ -56,6 +56,25 @@ TEST(Cli, MissingDataDirectoryIsNamed) {
   EXPECT_NE(r.err.find("/nonexistent/pure16/mnist"), std::string::npos) << r.err;
 }
 
+// --check builds everything a run needs and stops before the first step: it writes no log and
+// fails as the run would on a bad setup.
+TEST(Cli, CheckValidatesTheSetupAndTrainsNothing) {
+  const auto log = scratch_dir() / "check.jsonl";
+  std::filesystem::remove(log);
+  const CliResult r =
+      run_cli("train --check --dataset synthetic --model lenet5 --precision pure-fp16 --log " + log.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pure16 train: model lenet5, dataset synthetic"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--check: the options, the dataset and the model are valid; nothing was trained"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("epoch 1"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(log));
+  const CliResult missing = run_cli("train --check --data /nonexistent/pure16/mnist");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/nonexistent/pure16/mnist"), std::string::npos) << missing.err;
+}
+
 TEST(Cli, SyntheticRunWritesJsonLog) {
   const auto log = scratch_dir() / "run.jsonl";
   const CliResult r = run_cli("train --dataset synthetic --epochs 2 --max-steps 70 --batch-size 64 --threads 2 --log " +

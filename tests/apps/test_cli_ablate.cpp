@@ -183,6 +183,28 @@ TEST(CliAblate, FailedArmsAreReportedAndTheRestGoOn) {
   fs::remove_all(out);
 }
 
+// A setup no arm can run (here a dataset folder that does not exist) stops the study before any
+// arm starts, with the reason, instead of failing every arm.
+TEST(CliAblate, ASetupNoArmCanRunStopsTheStudyBeforeItStarts) {
+  const fs::path config = scratch_dir() / "nodata.json";
+  const fs::path missing = scratch_dir() / "no-such-mnist";
+  std::ofstream(config) << R"({"name": "nodata", "train": {"dataset": "mnist", "data": ")" << missing.string()
+                        << R"(", "epochs": 1}, "seeds": [0, 1], "strategies": ["fp32", "pure-fp16"]})";
+  const fs::path out = scratch_dir() / "nodata-out";
+  fs::remove_all(out);
+  const CliResult r = run_cli("ablate --no-plots --config " + config.string() + " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("the study cannot start: `pure16 train --check` of its first arm (fp32, seed 0) exited with "
+                       "status 1"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(missing.string() + " does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("running"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out / "arms"));
+  EXPECT_FALSE(fs::exists(out / "report.md"));
+  fs::remove_all(out);
+}
+
 TEST(CliAblate, DryRunPrintsTheCommandsAndRunsNothing) {
   const fs::path config = write_config("dry", R"(["fp32", {"name": "slow", "precision": "pure-fp16",
       "train": {"lr": 0.001}}])", "[0, 9]");
