@@ -19,12 +19,10 @@ void sgd_update_ref(const SgdUpdateArgs& a) {
       using G = typename decltype(grad_tag)::type;
       dispatch(with_momentum ? a.momentum_type : DType::f32, [&](auto momentum_tag) {
         using M = typename decltype(momentum_tag)::type;
-        dispatch(a.compensation ? a.compensation_type : DType::f32, [&](auto compensation_tag) {
-        using C = typename decltype(compensation_tag)::type;
         W* w = static_cast<W*>(a.weights);
         const G* g = static_cast<const G*>(a.grads);
         M* m = static_cast<M*>(a.momentum);
-        C* c = static_cast<C*>(a.compensation);
+        W* c = static_cast<W*>(a.compensation);
 #pragma omp parallel for schedule(static) if (a.n > kParallelThreshold)
         for (int64_t i = 0; i < a.n; ++i) {
           const uint64_t index = a.first_index + uint64_t(i);
@@ -44,10 +42,9 @@ void sgd_update_ref(const SgdUpdateArgs& a) {
           }
           const float change = (0.0f - step_change) + float(as_double(c[i]));
           w[i] = from_double<W>(double(weight + change));
-          c[i] = from_double<C>(double(change - (float(as_double(w[i])) - weight)));
+          c[i] = from_double<W>(double(change - (float(as_double(w[i])) - weight)));
           if (a.intended != nullptr) a.intended[i] = change;
         }
-        });
       });
     });
   });

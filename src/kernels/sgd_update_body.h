@@ -24,8 +24,7 @@ void store_update(T* p, typename S::F x, Count count, const uint32_t* words) {
 template <class S>
 void sgd_update(const SgdUpdateArgs& a) {
   const bool with_momentum = a.momentum != nullptr;
-  if (a.weight_type == DType::f64 || a.grad_type == DType::f64 || (with_momentum && a.momentum_type == DType::f64) ||
-      (a.compensation != nullptr && a.compensation_type == DType::f64))
+  if (a.weight_type == DType::f64 || a.grad_type == DType::f64 || (with_momentum && a.momentum_type == DType::f64))
     return sgd_update_ref(a);
   const auto is16 = [](DType t) { return t == DType::f16 || t == DType::bf16; };
   // Words are made only for the stores that round stochastically.
@@ -37,12 +36,10 @@ void sgd_update(const SgdUpdateArgs& a) {
       using G = typename decltype(grad_tag)::type;
       dispatch_vector(with_momentum ? a.momentum_type : DType::f32, [&](auto momentum_tag) {
         using M = typename decltype(momentum_tag)::type;
-        dispatch_vector(a.compensation ? a.compensation_type : DType::f32, [&](auto compensation_tag) {
-        using C = typename decltype(compensation_tag)::type;
         W* w = static_cast<W*>(a.weights);
         const G* g = static_cast<const G*>(a.grads);
         M* m = static_cast<M*>(a.momentum);
-        C* c = static_cast<C*>(a.compensation);
+        W* c = static_cast<W*>(a.compensation);
         const auto inv_scale = S::set1(a.inv_grad_scale), decay = S::set1(a.weight_decay);
         const auto mu = S::set1(a.momentum_factor), lr = S::set1(a.lr);
         const auto update = [&](int64_t i, auto count, const uint32_t* weight_words, const uint32_t* momentum_words) {
@@ -77,7 +74,6 @@ void sgd_update(const SgdUpdateArgs& a) {
           } else {
             sweep<S>(begin, end, [&](int64_t i, auto count) { update(i, count, nullptr, nullptr); });
           }
-        });
         });
       });
     });

@@ -46,10 +46,7 @@ void Adam::apply(float grad_scale, uint64_t step, float* intended) {
     a.exp_avg = exp_avg_.segment(g).raw();
     a.exp_avg_sq = exp_avg_sq_.segment(g).raw();
     a.state_type = exp_avg_.segment(g).dtype();
-    if (compensation_.defined()) {
-      a.compensation = compensation_.segment(g).raw();
-      a.compensation_type = compensation_.segment(g).dtype();
-    }
+    if (compensation_.defined()) a.compensation = compensation_.segment(g).raw();
     a.intended = intended == nullptr ? nullptr : intended + group.begin;
     a.n = group.numel;
     a.naive = config_.naive;

@@ -26,10 +26,7 @@ void Sgd::update_stretch(Tensor weights, Tensor grads, Tensor momentum, Tensor c
     a.momentum = momentum.raw();
     a.momentum_type = momentum.dtype();
   }
-  if (compensation.defined()) {
-    a.compensation = compensation.raw();
-    a.compensation_type = compensation.dtype();
-  }
+  if (compensation.defined()) a.compensation = compensation.raw();
   a.intended = intended == nullptr ? nullptr : intended + first_index;
   a.n = weights.numel();
   a.inv_grad_scale = grad_factor;

@@ -98,10 +98,7 @@ void check(const Case& c) {
       a.weight_stream = weight_stream;
       a.momentum_stream = momentum_stream;
       a.first_index = c.first_index;
-      if (c.kahan) {
-        a.compensation = comp.data();
-        a.compensation_type = c.weight;
-      }
+      if (c.kahan) a.compensation = comp.data();
       if (with_intended) a.intended = intended.data();
       sgd_update(a);
       int64_t bad_w = 0, bad_m = 0, first_bad = -1;

@@ -35,9 +35,9 @@ struct AdamUpdateArgs {
   float decoupled_decay = 0.0f;  // AdamW: lr * weight_decay, w -= decoupled_decay * w
   float step_size = 0.0f;        // lr / (1 - beta1^t)
   float bias_correction2_sqrt = 1.0f;  // sqrt(1 - beta2^t)
-  // Kahan-compensated weights, as in SgdUpdateArgs (nullptr: none); weights then round to nearest.
+  // Kahan-compensated weights, n elements of weight_type as in SgdUpdateArgs (nullptr: none);
+  // weights then round to nearest.
   void* compensation = nullptr;
-  DType compensation_type = DType::f16;
   // When set, n floats: the change each weight was meant to get, before rounding (telemetry).
   float* intended = nullptr;
   // safe: stochastic rounding of the stored fp16/bf16 results, element i's word being

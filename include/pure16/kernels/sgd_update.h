@@ -24,10 +24,9 @@ struct SgdUpdateArgs {
   float weight_decay = 0.0f;
   bool nesterov = false;
   bool first = false;  // the momentum buffer starts at the gradient (its contents are not read)
-  // Kahan-compensated weights: n elements of compensation_type holding what rounding dropped
-  // from each weight's last update, added to its next (nullptr: none). Weights then round to nearest.
+  // Kahan-compensated weights: n elements of weight_type holding what rounding dropped from each
+  // weight's last update, added to its next (nullptr: none). Weights then round to nearest.
   void* compensation = nullptr;
-  DType compensation_type = DType::f16;
   // When set, n floats: the change each weight was meant to get, before rounding (telemetry).
   float* intended = nullptr;
   // Stochastic rounding of the stored results with fp16/bf16 dtypes (f32 and f64 store exactly
