@@ -2,6 +2,9 @@
 // avx512 level, fp16 (vcvtph2ps) and bf16 (a shift) are widened exactly while packing and all
 // three kinds share one 6 x 16 binary32 micro-kernel: 12 accumulators, two B vectors and one
 // broadcast fill 15 of the 16 ymm registers.
+//
+// fp16 storage with fp16 accumulation (plain and blocked): every partial sum rounded to fp16 in
+// binary32 arithmetic, bitwise equal to the scalar reference, as at the avx512 level.
 #include <immintrin.h>
 
 #include <cstring>
@@ -112,11 +115,55 @@ struct Avx2F32Step {
   static AccVec madd(AccVec acc, BVec a, BVec b) { return _mm256_fmadd_ps(a, b, acc); }
 };
 
+// One fp16 multiply-add, acc = RN_fp16(acc + a * b), emulated in binary32 as at the avx512 level
+// (see Avx512F16EmulatedStep): the sum rounded to odd in binary32, then to nearest fp16, gives the
+// scalar reference's bits. AVX2 has no per-instruction rounding mode, so the sum is rounded to
+// nearest and its exact error taken by Knuth's TwoSum (the product of two fp16 values is exact in
+// binary32); where the sum was inexact and its last bit even, the odd neighbour on the error's side
+// is the round-to-odd value: one integer step of the bit pattern, up in magnitude when the error
+// has the sum's sign. An ordered compare keeps infinities and NaN (whose error is NaN) unchanged.
+// The step needs five temporaries beside the tile, so the tile is 4 x 2 vectors, not 6 x 2.
+struct Avx2F16EmulatedStep : Avx2F32Step {
+  using Acc = fp16;  // partial sums between K blocks: fp16 values, stored exactly
+  static constexpr int kMR = 4, kNV = 2;
+
+  static AccVec load_acc(const Acc* p) { return F::load(p, kLanes); }
+  static void store_acc(Acc* p, AccVec v) { F::store(p, v, kLanes); }  // exact: v holds fp16 values
+  static AccVec madd(AccVec acc, BVec a, BVec b) {
+    const __m256 product = _mm256_mul_ps(a, b);
+    const __m256 sum = _mm256_add_ps(acc, product);
+    const __m256 product_part = _mm256_sub_ps(sum, acc);
+    const __m256 error =
+        _mm256_add_ps(_mm256_sub_ps(acc, _mm256_sub_ps(sum, product_part)), _mm256_sub_ps(product, product_part));
+    const __m256i bits = _mm256_castps_si256(sum);
+    const __m256i inexact = _mm256_castps_si256(_mm256_cmp_ps(error, _mm256_setzero_ps(), _CMP_NEQ_OQ));
+    const __m256i even = _mm256_cmpeq_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(1)), _mm256_setzero_si256());
+    // +1 where the error has the sum's sign, -1 where not
+    const __m256i step = _mm256_or_si256(_mm256_srai_epi32(_mm256_xor_si256(bits, _mm256_castps_si256(error)), 31),
+                                         _mm256_set1_epi32(1));
+    const __m256i odd = _mm256_add_epi32(bits, _mm256_and_si256(_mm256_and_si256(inexact, even), step));
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_castsi256_ps(odd), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+};
+
+// Blocked fp16 accumulation (Accumulation::f16_block), as Avx512F16EmulatedBlockStep.
+struct Avx2F16EmulatedBlockStep : Avx2F16EmulatedStep {
+  using Acc = float;
+  static constexpr int64_t kBlockSteps = kF16AccumulationBlock;
+  static_assert(kKCU % kBlockSteps == 0, "K cache blocks hold whole accumulation blocks");
+
+  static void add_block(float* cout, const float* cin, AccVec sum) {
+    _mm256_storeu_ps(cout, _mm256_add_ps(cin != nullptr ? _mm256_loadu_ps(cin) : _mm256_setzero_ps(), sum));
+  }
+};
+
 }  // namespace
 
 void register_gemm_avx2(KernelTable& table) {
   table.gemm[size_t(GemmKind::f32)].set(gemm_blocked<Avx2F32Step, float>, Isa::avx2);
   table.gemm[size_t(GemmKind::f16_acc_f32)].set(gemm_blocked<Avx2F32Step, fp16>, Isa::avx2);
+  table.gemm[size_t(GemmKind::f16_acc_f16)].set(gemm_blocked<Avx2F16EmulatedStep, fp16>, Isa::avx2);
+  table.gemm[size_t(GemmKind::f16_acc_f16_block)].set(gemm_blocked<Avx2F16EmulatedBlockStep, fp16>, Isa::avx2);
   table.gemm[size_t(GemmKind::bf16_acc_f32)].set(gemm_blocked<Avx2F32Step, bf16>, Isa::avx2);
 }
 

@@ -57,9 +57,9 @@ const std::vector<Kind>& all_kinds() {
   static const std::vector<Kind> kinds = {
       {DType::f32, Accumulation::f32, {Isa::avx2, Isa::avx512}},
       {DType::f16, Accumulation::f32, {Isa::avx2, Isa::avx512}},
-      // avx512 emulates the fp16 sums in binary32, avx512fp16 has native fp16 FMAs
-      {DType::f16, Accumulation::f16, {Isa::avx512, Isa::avx512fp16}},
-      {DType::f16, Accumulation::f16_block, {Isa::avx512, Isa::avx512fp16}},
+      // avx2 and avx512 emulate the fp16 sums in binary32, avx512fp16 has native fp16 FMAs
+      {DType::f16, Accumulation::f16, {Isa::avx2, Isa::avx512, Isa::avx512fp16}},
+      {DType::f16, Accumulation::f16_block, {Isa::avx2, Isa::avx512, Isa::avx512fp16}},
       // avx512fp16 re-registers the widening kernel (vdpbf16ps is slow there; gemm_avx512fp16.cpp)
       {DType::bf16, Accumulation::f32, {Isa::avx2, Isa::avx512, Isa::avx512bf16, Isa::avx512fp16}},
       {DType::f64, Accumulation::f32, {}},
@@ -301,8 +301,8 @@ INSTANTIATE_TEST_SUITE_P(Kinds, GemmKinds, ::testing::ValuesIn(all_kinds()),
 // fp16 accumulation also for beta 1 (an fp16 C_old plus an fp16 sum is exact in binary32 unless
 // the smaller is below half an fp16 ulp of the larger), so every variant must give the
 // reference's bits. The error bound alone cannot see a lost beta * C_old here: with K in the
-// hundreds it is larger than C_old. Checked on every shape the other tests use (the avx512 level
-// emulates fp16 sums in binary32, which must agree bit for bit everywhere), and 61x200x530.
+// hundreds it is larger than C_old. Checked on every shape the other tests use (the avx2 and avx512
+// levels emulate fp16 sums in binary32, which must agree bit for bit everywhere), and 61x200x530.
 TEST(Gemm, Fp16AccumulationsGiveTheReferenceBitsWithAlphaOne) {
   std::vector<Shape3> shapes(std::begin(kShapes), std::end(kShapes));
   shapes.insert(shapes.end(), std::begin(kThreadShapes), std::end(kThreadShapes));
