@@ -50,16 +50,20 @@ TEST(Bench, PeakGivesEveryKindOfThisCpu) {
 TEST(Bench, GemmGivesEveryKindForOneAndAllThreads) {
   const nlohmann::json doc = run_json("bench gemm --shape 64x48x40 --threads 2 --json");
   // Every (dtype, accumulation) kind x (1 thread, 2 threads), but fp16 sums left to the scalar
-  // reference (none on a CPU with AVX-512).
+  // reference (none on a CPU with AVX2).
   size_t kinds = 0;
   for (const auto& [dtype, acc] : pure16::kernels::gemm_kinds())
     kinds += acc == pure16::kernels::Accumulation::f32 || pure16::kernels::gemm_variant(dtype, acc) != "scalar";
   ASSERT_EQ(doc["gemm"].size(), 2 * kinds) << doc;
-  // Capped to AVX2, the fp16 sums are the scalar reference, left out unless asked for by name.
+  // Capped to AVX2, every kind has a vectorized variant (the fp16 sums emulated in binary32).
   const nlohmann::json avx2 = run_json("bench gemm --shape 64x48x40 --threads 2 --json", "PURE16_ISA=avx2");
-  EXPECT_EQ(avx2["gemm"].size(), 6u) << avx2;
+  EXPECT_EQ(avx2["gemm"].size(), 2 * pure16::kernels::gemm_kinds().size()) << avx2;
+  for (const auto& row : avx2["gemm"]) EXPECT_EQ(row["variant"], "avx2") << row;
+  // Capped to scalar, the fp16 sums are left out unless asked for by name.
+  const nlohmann::json portable = run_json("bench gemm --shape 64x48x40 --threads 2 --json", "PURE16_ISA=scalar");
+  EXPECT_EQ(portable["gemm"].size(), 6u) << portable;
   const nlohmann::json asked =
-      run_json("bench gemm --shape 64x48x40 --threads 1 --accumulation f16 --json", "PURE16_ISA=avx2");
+      run_json("bench gemm --shape 64x48x40 --threads 1 --accumulation f16 --json", "PURE16_ISA=scalar");
   ASSERT_EQ(asked["gemm"].size(), 1u) << asked;
   EXPECT_EQ(asked["gemm"][0]["variant"], "scalar") << asked;
   for (const auto& row : doc["gemm"]) {
