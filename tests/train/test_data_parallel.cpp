@@ -257,7 +257,13 @@ void check_step(const Case& cs, const StepRecord& one, const std::vector<const S
   for (const LayerSpec& layer : cs.layers) {
     const LayerInput x_one = input_of(cs, layer, one, rows);
     std::vector<LayerInput> x_ranks;
-    for (const StepRecord* r : ranks) x_ranks.push_back(input_of(cs, layer, *r, rank_rows));
+    // Looked up once: map lookups in the loops below took most of this test's time under ASan.
+    std::vector<const std::vector<float>*> y_ranks, g_ranks;
+    for (const StepRecord* r : ranks) {
+      x_ranks.push_back(input_of(cs, layer, *r, rank_rows));
+      y_ranks.push_back(&r->output.at(layer.name));
+      g_ranks.push_back(&r->grad.at(layer.name));
+    }
     const int64_t oh = x_one.h + 2 * layer.padding - layer.kernel + 1,
                   ow = x_one.w + 2 * layer.padding - layer.kernel + 1;
     const int64_t out = int64_t(one.output.at(layer.name).size()) / (rows * oh * ow);
@@ -289,8 +295,7 @@ void check_step(const Case& cs, const StepRecord& one, const std::vector<const S
         for (int64_t t = (param == "bias" ? -1 : 0); t < (param == "bias" ? 0 : taps); ++t) {
           double diff = 0, sum_a = 0, sum_c = 0;
           for (int64_t i = 0; i < rows; ++i) {
-            const StepRecord& rank = *ranks[size_t(i % n_ranks)];
-            const std::vector<float>&y_rank = rank.output.at(layer.name), &g_rank = rank.grad.at(layer.name);
+            const std::vector<float>&y_rank = *y_ranks[size_t(i % n_ranks)], &g_rank = *g_ranks[size_t(i % n_ranks)];
             const LayerInput& x_rank = x_ranks[size_t(i % n_ranks)];
             for (int64_t pos = 0; pos < positions; ++pos) {
               const double a = dy(y_one, g_one, i, pos, o) * x(x_one, i, pos, t);
