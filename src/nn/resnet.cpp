@@ -52,16 +52,18 @@ int64_t add_block(Sequential& model, const std::string& name, ResNetConfig::Bloc
 std::unique_ptr<Sequential> resnet(const ResNetConfig& config, const Shape& sample_shape, int64_t num_classes) {
   if (sample_shape.size() != 3)
     throw std::invalid_argument("resnet: samples must be (H, W, C) images, got " + shape_string(sample_shape));
+  if (config.width <= 0)
+    throw std::invalid_argument("resnet: width must be positive, got " + std::to_string(config.width));
   auto model = std::make_unique<Sequential>();
   const int64_t in_channels = sample_shape[2];
   if (config.cifar_stem) {
-    conv_bn(*model, "conv1", "bn1", in_channels, 64, 3, 1, FusedActivation::relu);
+    conv_bn(*model, "conv1", "bn1", in_channels, config.width, 3, 1, FusedActivation::relu);
   } else {
-    conv_bn(*model, "conv1", "bn1", in_channels, 64, 7, 2, FusedActivation::relu);
+    conv_bn(*model, "conv1", "bn1", in_channels, config.width, 7, 2, FusedActivation::relu);
     model->emplace<MaxPool2d>(3, 2, 1);
   }
-  int64_t channels = 64;
-  const std::array<int64_t, 4> planes{64, 128, 256, 512};
+  int64_t channels = config.width;
+  const std::array<int64_t, 4> planes{config.width, 2 * config.width, 4 * config.width, 8 * config.width};
   for (size_t stage = 0; stage < 4; ++stage)
     for (int64_t b = 0; b < config.blocks[stage]; ++b)
       channels = add_block(*model, "layer" + std::to_string(stage + 1) + "." + std::to_string(b), config.block,

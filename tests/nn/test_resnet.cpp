@@ -76,6 +76,30 @@ TEST(ResNet, EveryRegisteredModelBuilds) {
   EXPECT_NO_THROW(build_model("lenet5", {28, 28, 1}, 10, dropout));
 }
 
+// A narrow ResNet (tests, small data) has the same layers and names, with width / 64 of the
+// channels at every stage.
+TEST(ResNet, WidthScalesEveryStageAndKeepsTheNames) {
+  const ResNetConfig full{ResNetConfig::Block::bottleneck, {1, 1, 1, 1}, true};
+  ResNetConfig narrow = full;
+  narrow.width = 8;
+  const auto wide_model = resnet(full, {16, 16, 3}, 10), narrow_model = resnet(narrow, {16, 16, 3}, 10);
+  const std::vector<Parameter*> wide_params = wide_model->parameters(), narrow_params = narrow_model->parameters();
+  ASSERT_EQ(wide_params.size(), narrow_params.size());
+  for (size_t i = 0; i < wide_params.size(); ++i) EXPECT_EQ(wide_params[i]->name, narrow_params[i]->name);
+  const auto shape_of = [](const std::vector<Parameter*>& params, const std::string& name) {
+    for (const Parameter* p : params)
+      if (p->name == name) return p->shape;
+    return Shape{};
+  };
+  // Bottleneck stage 4: planes 8 * width, output 4 * 8 * width; the head reads that.
+  EXPECT_EQ(shape_of(narrow_params, "layer4.0.conv3.weight")[0], 4 * 8 * 8);
+  EXPECT_EQ(shape_of(wide_params, "layer4.0.conv3.weight")[0], 4 * 8 * 64);
+  EXPECT_EQ(shape_of(narrow_params, "fc.weight"), (Shape{10, 4 * 8 * 8}));
+  EXPECT_EQ(shape_of(narrow_params, "conv1.weight")[0], 8);
+  narrow.width = 0;
+  EXPECT_THROW(resnet(narrow, {16, 16, 3}, 10), std::invalid_argument);
+}
+
 class CifarForward : public ::testing::TestWithParam<DType> {};
 
 TEST_P(CifarForward, TrainingAndEvaluationOutputsAreFinite) {

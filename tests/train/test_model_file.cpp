@@ -46,10 +46,10 @@ std::unique_ptr<nn::Sequential> tiny_model(int64_t classes) {
   return model;
 }
 
-// The zoo's models, small: a ResNet with one block a stage (shortcuts included), LeNet-5 (a
-// Flatten of a 5x5x16 map), an MLP on a 3-channel image (a Flatten of the input).
+// The zoo's models, small: a narrow ResNet with one block a stage (shortcuts included), LeNet-5
+// (a Flatten of a 5x5x16 map), an MLP on a 3-channel image (a Flatten of the input).
 std::unique_ptr<nn::Sequential> zoo_model(const std::string& name) {
-  if (name == "resnet") return nn::resnet({nn::ResNetConfig::Block::basic, {1, 1, 1, 1}, true}, {8, 8, 3}, 10);
+  if (name == "resnet") return nn::resnet({nn::ResNetConfig::Block::basic, {1, 1, 1, 1}, true, 8}, {8, 8, 3}, 10);
   if (name == "lenet5") return nn::build_model("lenet5", {28, 28, 1}, 10);
   return nn::build_model("mlp", {4, 4, 3}, 10);
 }

@@ -19,6 +19,7 @@ struct ResNetConfig {
   enum class Block { basic, bottleneck } block = Block::basic;  // expansion 1 or 4
   std::array<int64_t, 4> blocks{2, 2, 2, 2};                    // blocks per stage
   bool cifar_stem = false;
+  int64_t width = 64;  // planes of the first stage, doubled at each later one (torchvision: 64)
 };
 
 /// Builds a ResNet for samples of shape (H, W, C) and `num_classes` outputs.
