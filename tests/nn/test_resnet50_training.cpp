@@ -1,5 +1,5 @@
 // nn_test_resnet50_training: SLOW (ctest label "slow"). ResNet-50 at 224x224x3, batch 2, trained
-// for 20 SGD steps on one fixed batch in presets that take every option of every preset: every loss is finite
+// for 10 SGD steps on one fixed batch in presets that take every option of every preset: every loss is finite
 // and the loss falls. Prints the mean step time of each precision.
 #include <gtest/gtest.h>
 
@@ -36,7 +36,8 @@ TEST_P(ResNet50Training, LossIsFiniteAndFallsOnAFixedBatch) {
   int64_t applied = 0;
   const auto start = Clock::now();
   const std::clock_t cpu_start = std::clock();  // CPU time of all threads: robust on a shared machine
-  for (int step = 0; step < 20; ++step) {
+  constexpr int kSteps = 10;
+  for (int step = 0; step < kSteps; ++step) {
     const train::StepResult r = trainer.train_step(b);
     ASSERT_TRUE(std::isfinite(r.loss)) << "step " << step;
     losses.push_back(r.loss);
@@ -44,13 +45,14 @@ TEST_P(ResNet50Training, LossIsFiniteAndFallsOnAFixedBatch) {
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu_seconds = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::printf("[ resnet50 ] %s: %.3f s per step wall, %.3f s CPU (batch %lld), loss %.4f -> %.4f, %lld of 20 steps "
+  std::printf("[ resnet50 ] %s: %.3f s per step wall, %.3f s CPU (batch %lld), loss %.4f -> %.4f, %lld of %d steps "
               "applied\n",
-              GetParam().c_str(), seconds / 20, cpu_seconds / 20, static_cast<long long>(batch), losses.front(),
-              losses.back(), static_cast<long long>(applied));
+              GetParam().c_str(), seconds / kSteps, cpu_seconds / kSteps, static_cast<long long>(batch), losses.front(),
+              losses.back(), static_cast<long long>(applied), kSteps);
   EXPECT_NEAR(losses.front(), std::log(1000.0), 1.5);
-  // Dynamic loss scaling may skip the first steps (the scale starts at 2^16); the rest must learn.
-  EXPECT_GE(applied, 10);
+  // Dynamic loss scaling skips the first steps (the scale starts at 2^16; 4 skipped in the fp16
+  // presets here); the rest must learn.
+  EXPECT_GE(applied, 5);
   EXPECT_LT(losses.back(), losses.front() - 1.0) << "first " << losses.front() << ", last " << losses.back();
 }
 
