@@ -9,8 +9,9 @@ process per configuration; PyTorch runs in this process. The two sides are inter
 Making the peer fair (docs/PERFORMANCE.md):
   * Debian's python3-torch links the reference BLAS unless libopenblas0-openmp is installed
     (bench/install_pytorch.sh installs it);
-  * OpenBLAS 0.3.21 misdetects this CPU (AVX512-FP16) unless OPENBLAS_CORETYPE=SkylakeX is set
-    (this script sets it, and OMP_NUM_THREADS, before importing torch);
+  * OpenBLAS 0.3.21 misdetects the CPUs with AVX512-FP16 unless OPENBLAS_CORETYPE=SkylakeX is set
+    (this script sets it where the CPU has AVX-512, and OMP_NUM_THREADS, before importing torch;
+    on a CPU without AVX-512 SkylakeX kernels stop torch with SIGILL);
   * torch.set_num_threads(threads) is called, and torch's own report of its threads and build is
     printed;
   * PyTorch 1.13 cannot train in fp16 on a CPU, so its fp32 (NCHW or channels_last, whichever
@@ -54,8 +55,23 @@ _PRESETS = json.loads(subprocess.run([ARGS.pure16, "info", "--json"], check=True
 for _precision in ARGS.pure16_precisions:
     if _precision not in _PRESETS:
         sys.exit(f"compare_pytorch.py: unknown pure16 precision {_precision!r} (one of {', '.join(_PRESETS)})")
+
+
+def cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 # Read by OpenBLAS and OpenMP when torch loads them, so set before the import.
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+if "avx512f" in cpu_flags():
+    os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 os.environ.setdefault("OMP_NUM_THREADS", str(ARGS.threads))
 
 import torch  # noqa: E402
@@ -241,7 +257,8 @@ def main():
     head = header(threads)
     if not ARGS.json:
         print(f"torch {head['torch']}: {head['torch_threads']} threads (asked {threads}), "
-              f"OPENBLAS_CORETYPE={head['OPENBLAS_CORETYPE']} (OpenBLAS 0.3.21 misdetects this CPU without it)")
+              f"OPENBLAS_CORETYPE={head['OPENBLAS_CORETYPE']} (set where the CPU has AVX-512, which OpenBLAS 0.3.21 "
+              "can misdetect)")
         print(head["torch_parallel_info"])
         print(head["torch_config"])
         print(f"oneDNN ISA: {head['onednn']['isa']}; convolution kernels: fp32 {head['onednn']['fp32_conv']}, "
