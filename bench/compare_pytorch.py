@@ -38,8 +38,10 @@ def parse_args():
                    choices=["mlp", "resnet18-cifar", "resnet50"])
     p.add_argument("--pure16-precisions", nargs="+", default=["pure-fp16", "pure-bf16", "fp32"],
                    help="pure16 presets (any of `pure16 info --json`'s presets)")
-    p.add_argument("--torch-modes", nargs="+", default=["fp32", "fp32-channels_last", "bf16", "bf16-pure"],
-                   choices=["fp32", "fp32-channels_last", "bf16", "bf16-pure"])
+    p.add_argument("--torch-modes", nargs="+", default=None,
+                   choices=["fp32", "fp32-channels_last", "bf16", "bf16-pure"],
+                   help="default: all four, but the bf16 ones only where the CPU has avx512_bf16 or amx_bf16 "
+                        "(without them PyTorch 1.13's bf16 training ran for over 20 minutes a round)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds; each figure is their median")
     p.add_argument("--steps", type=int, default=None,
                    help="timed steps per run (their median step time counts); default: 100 for the MLP, whose "
@@ -68,6 +70,14 @@ def cpu_flags():
         pass
     return set()
 
+
+if ARGS.torch_modes is None:
+    ARGS.torch_modes = ["fp32", "fp32-channels_last"]
+    if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        ARGS.torch_modes += ["bf16", "bf16-pure"]
+    else:
+        print("compare_pytorch.py: no avx512_bf16 or amx_bf16 on this CPU, so PyTorch's bf16 modes are left out "
+              "(ask for them with --torch-modes)", file=sys.stderr)
 
 # Read by OpenBLAS and OpenMP when torch loads them, so set before the import.
 if "avx512f" in cpu_flags():
