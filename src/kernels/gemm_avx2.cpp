@@ -22,6 +22,7 @@ struct F32x8 {
 
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float x) { return _mm256_set1_ps(x); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 
@@ -123,12 +124,9 @@ struct Avx2F32Step {
 // is the round-to-odd value: one integer step of the bit pattern, up in magnitude when the error
 // has the sum's sign. An ordered compare keeps infinities and NaN (whose error is NaN) unchanged.
 // The step needs five temporaries beside the tile, so the tile is 4 x 2 vectors, not 6 x 2.
-struct Avx2F16EmulatedStep : Avx2F32Step {
-  using Acc = fp16;  // partial sums between K blocks: fp16 values, stored exactly
+struct Avx2F16EmulatedStep : EmulatedF16Sums<Avx2F32Step> {
   static constexpr int kMR = 4, kNV = 2;
 
-  static AccVec load_acc(const Acc* p) { return F::load(p, kLanes); }
-  static void store_acc(Acc* p, AccVec v) { F::store(p, v, kLanes); }  // exact: v holds fp16 values
   static AccVec madd(AccVec acc, BVec a, BVec b) {
     const __m256 product = _mm256_mul_ps(a, b);
     const __m256 sum = _mm256_add_ps(acc, product);
@@ -146,16 +144,8 @@ struct Avx2F16EmulatedStep : Avx2F32Step {
   }
 };
 
-// Blocked fp16 accumulation (Accumulation::f16_block), as Avx512F16EmulatedBlockStep.
-struct Avx2F16EmulatedBlockStep : Avx2F16EmulatedStep {
-  using Acc = float;
-  static constexpr int64_t kBlockSteps = kF16AccumulationBlock;
-  static_assert(kKCU % kBlockSteps == 0, "K cache blocks hold whole accumulation blocks");
-
-  static void add_block(float* cout, const float* cin, AccVec sum) {
-    _mm256_storeu_ps(cout, _mm256_add_ps(cin != nullptr ? _mm256_loadu_ps(cin) : _mm256_setzero_ps(), sum));
-  }
-};
+// Blocked fp16 accumulation (Accumulation::f16_block).
+using Avx2F16EmulatedBlockStep = EmulatedF16Blocks<Avx2F16EmulatedStep>;
 
 }  // namespace
 

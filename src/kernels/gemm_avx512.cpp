@@ -28,12 +28,9 @@ namespace {
 // is bound by that instruction throughput, not by latency or loads: tiles of 8 x 2, 12 x 2, 4 x 4
 // and 16 x 1 vectors measured the same (medians 39.6-40.4), 6 x 2 slower (37.9). 8 x 2 is the
 // smallest of the fast ones: 16 accumulators, with room for every step's temporaries.
-struct Avx512F16EmulatedStep : Avx512F32Step {
-  using Acc = fp16;  // partial sums between K blocks: fp16 values, stored exactly
+struct Avx512F16EmulatedStep : EmulatedF16Sums<Avx512F32Step> {
   static constexpr int kMR = 8, kNV = 2;
 
-  static AccVec load_acc(const Acc* p) { return F::load(p, kLanes); }
-  static void store_acc(Acc* p, AccVec v) { F::store(p, v, kLanes); }  // exact: v holds fp16 values
   static AccVec madd(AccVec acc, BVec a, BVec b) {
     const __m512 down = _mm512_fmadd_round_ps(a, b, acc, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     const __m512 up = _mm512_fmadd_round_ps(a, b, acc, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
@@ -43,20 +40,8 @@ struct Avx512F16EmulatedStep : Avx512F32Step {
   }
 };
 
-// Blocked fp16 accumulation (Accumulation::f16_block): the same emulated fp16 sums, restarted
-// every kF16AccumulationBlock K steps; each block's sum (an fp16 value, exact in binary32) is
-// added to the binary32 partial sums with one rounding, as the reference does. The first block
-// is added to +0 too, like the reference's total: a block sum of -0 (a negative sum below half
-// the smallest fp16 subnormal) then gives +0.
-struct Avx512F16EmulatedBlockStep : Avx512F16EmulatedStep {
-  using Acc = float;
-  static constexpr int64_t kBlockSteps = kF16AccumulationBlock;
-  static_assert(kKCU % kBlockSteps == 0, "K cache blocks hold whole accumulation blocks");
-
-  static void add_block(float* cout, const float* cin, AccVec sum) {
-    _mm512_storeu_ps(cout, _mm512_add_ps(cin != nullptr ? _mm512_loadu_ps(cin) : _mm512_setzero_ps(), sum));
-  }
-};
+// Blocked fp16 accumulation (Accumulation::f16_block).
+using Avx512F16EmulatedBlockStep = EmulatedF16Blocks<Avx512F16EmulatedStep>;
 
 }  // namespace
 

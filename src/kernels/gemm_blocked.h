@@ -23,7 +23,7 @@
 //   Op::F        binary32 vectors for packing and the epilogue: load/store of float, fp16 and
 //                bf16 with a lane count, raw 16-bit loads (also each repeated in a word, for
 //                repeated A units), a square transpose of 32-bit words, 16-bit (de)interleaves,
-//                set1, mul, fma
+//                set1, add, mul, fma
 //
 // Semantics (include/pure16/kernels/gemm.h): every product is accumulated by Op::madd into an
 // Op::Acc sum per C element. Sums over successive K blocks continue from the stored Acc values,
@@ -576,6 +576,35 @@ void gemm_blocked(const GemmArgs& g) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// fp16 accumulation emulated in binary32 (the avx2 and avx512 levels), around a Step whose madd
+// leaves an fp16 value in every binary32 lane.
+
+/// Partial sums between K blocks are those fp16 values, stored exactly.
+template <class Step>
+struct EmulatedF16Sums : Step {
+  using Acc = fp16;
+  static typename Step::AccVec load_acc(const Acc* p) { return Step::F::load(p, Step::kLanes); }
+  static void store_acc(Acc* p, typename Step::AccVec v) { Step::F::store(p, v, Step::kLanes); }
+};
+
+/// Blocked fp16 accumulation (Accumulation::f16_block): the same emulated fp16 sums, restarted
+/// every kF16AccumulationBlock K steps; each block's sum (an fp16 value, exact in binary32) is
+/// added to the binary32 partial sums with one rounding, as the reference does. The first block
+/// is added to +0 too, like the reference's total: a block sum of -0 (a negative sum below half
+/// the smallest fp16 subnormal) then gives +0.
+template <class Step>
+struct EmulatedF16Blocks : Step {
+  using Acc = float;
+  static constexpr int64_t kBlockSteps = kF16AccumulationBlock;
+  static_assert(Step::kKCU % kBlockSteps == 0, "K cache blocks hold whole accumulation blocks");
+
+  static void add_block(float* cout, const float* cin, typename Step::AccVec sum) {
+    using F = typename Step::F;
+    F::store(cout, F::add(cin != nullptr ? F::load(cin, Step::kLanes) : F::zero(), sum), Step::kLanes);
+  }
+};
 
 }  // namespace
 }  // namespace pure16::kernels

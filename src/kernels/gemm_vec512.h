@@ -25,6 +25,7 @@ struct F32x16 {
   static __mmask16 mask(int n) { return n >= kLanes ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec set1(float x) { return _mm512_set1_ps(x); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 
