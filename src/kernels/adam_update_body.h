@@ -37,10 +37,12 @@ void adam_update(const AdamUpdateArgs& a) {
         const auto one_minus_beta1 = S::set1(1.0f - a.beta1), one_minus_beta2 = S::set1(1.0f - a.beta2);
         const auto rescale = S::set1(a.state_rescale), step_size = S::set1(a.step_size);
         const auto correction = S::set1(a.bias_correction2_sqrt), decoupled = S::set1(a.decoupled_decay);
-        const auto clamp = [&](auto x) {
+        // Captured by value: a vector store's type may alias anything, so values reached through a
+        // reference would be loaded again after each store (sgd_update_body.h).
+        const auto clamp = [=](auto x) {
           return S::select(S::gt(x, largest), largest, S::select(S::lt(x, lowest), lowest, x));
         };
-        const auto update = [&](int64_t i, auto count, const uint32_t* weight_words, const uint32_t* mean_words,
+        const auto update = [=](int64_t i, auto count, const uint32_t* weight_words, const uint32_t* mean_words,
                                 const uint32_t* root_words) {
           const auto weight = S::load(w + i, count);
           const auto grad = S::add(S::load(g + i, count), S::mul(decay_scaled, weight));
