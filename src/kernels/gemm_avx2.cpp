@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/gemm_blocked.h"
+#include "kernels/simd_avx2.h"
 
 namespace pure16::kernels {
 namespace {
@@ -26,15 +27,10 @@ struct F32x8 {
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 
-  // Partial loads are masked: copied through a buffer, the vector load waited for the small
-  // stores before it (no store forwarding), which cost half of packing's time on short rows.
-  static Vec load(const float* p, int n) {
-    if (n >= kLanes) return _mm256_loadu_ps(p);
-    return _mm256_maskload_ps(p, first_lanes(n));
-  }
-  static Vec load(const fp16* p, int n) { return _mm256_cvtph_ps(load16(p, n)); }
-  static Vec load(const bf16* p, int n) {  // bf16 is the top half of binary32: widening is a shift
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load16(p, n)), 16));
+  // Partial loads are masked (simd::Avx2, which says why).
+  template <class T>
+  static Vec load(const T* p, int n) {
+    return n >= kLanes ? simd::Avx2::load(p, simd::Full{}) : simd::Avx2::load(p, simd::Partial{n});
   }
 
   static void store(float* p, Vec v, int n) {
@@ -82,22 +78,6 @@ struct F32x8 {
   }
 
  private:
-  // All ones in the 32-bit lanes below n.
-  static __m256i first_lanes(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  // n < 8 halves: the pairs by a masked 32-bit load, an odd last one blended in from a broadcast.
-  template <class H>
-  static __m128i load16(const H* p, int n) {
-    if (n >= kLanes) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i pairs =
-        _mm_maskload_epi32(reinterpret_cast<const int*>(p), _mm256_castsi256_si128(first_lanes(n / 2)));
-    if (n % 2 == 0) return pairs;
-    uint16_t last;
-    std::memcpy(&last, p + n - 1, sizeof last);
-    const __m128i at_last = _mm_cmpeq_epi16(_mm_set1_epi16(short(n - 1)), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
-    return _mm_blendv_epi8(pairs, _mm_set1_epi16(short(last)), at_last);
-  }
   template <class H>
   static void store16(H* p, __m128i bits, int n) {
     if (n >= kLanes) return _mm_storeu_si128(reinterpret_cast<__m128i*>(p), bits);

@@ -51,13 +51,14 @@ struct Avx2 {
   }
   static float first_lane(F v) { return _mm256_cvtss_f32(v); }
 
-  // Memory, the first k.n lanes: AVX2 has no 16-bit masked moves, so every partial access
-  // goes through a zeroed vector-sized buffer.
-  template <class T>
-  static F load(const T* p, Partial k) {
-    T buf[lanes] = {};
-    std::memcpy(buf, p, size_t(k.n) * sizeof(T));
-    return load(buf, Full{});
+  // Memory, the first k.n lanes, the rest zero. Loads are masked: copied through a buffer, the
+  // vector load would wait for the small stores before it (no store forwarding), which cost the
+  // GEMM half its packing time on short rows. Stores go through a buffer: AVX2 has no 16-bit
+  // masked store, and reading back parts of one vector store forwards.
+  static F load(const float* p, Partial k) { return _mm256_maskload_ps(p, valid(k)); }
+  static F load(const fp16* p, Partial k) { return _mm256_cvtph_ps(load128(p, k)); }
+  static F load(const bf16* p, Partial k) {
+    return as_float(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p, k)), 16));
   }
   template <class T>
   static void store(T* p, F v, Partial k) {
@@ -65,12 +66,11 @@ struct Avx2 {
     store(buf, v, Full{});
     std::memcpy(p, buf, size_t(k.n) * sizeof(T));
   }
-  template <class T>
-  static I load_bits(const T* p, Partial k) {
-    T buf[lanes] = {};
-    std::memcpy(buf, p, size_t(k.n) * sizeof(T));
-    return load_bits(buf, Full{});
+  static I load_bits(const float* p, Partial k) {
+    return _mm256_maskload_epi32(reinterpret_cast<const int*>(p), valid(k));
   }
+  static I load_bits(const fp16* p, Partial k) { return _mm256_cvtepu16_epi32(load128(p, k)); }
+  static I load_bits(const bf16* p, Partial k) { return _mm256_cvtepu16_epi32(load128(p, k)); }
   template <class T>
   static void store_bits(T* p, I v, Partial k) {
     T buf[lanes];
@@ -78,9 +78,20 @@ struct Avx2 {
     std::memcpy(p, buf, size_t(k.n) * sizeof(T));
   }
   static I load_u32(const uint32_t* p, Partial k) {
-    uint32_t buf[lanes] = {};
-    std::memcpy(buf, p, size_t(k.n) * sizeof(uint32_t));
-    return load_u32(buf, Full{});
+    return _mm256_maskload_epi32(reinterpret_cast<const int*>(p), valid(k));
+  }
+  /// The first k.n 16-bit values at p, the rest zero: the pairs by a masked 32-bit load, an odd
+  /// last one blended in from a broadcast.
+  template <class T>
+  static __m128i load128(const T* p, Partial k) {
+    static_assert(sizeof(T) == 2);
+    const __m128i pairs = _mm_maskload_epi32(reinterpret_cast<const int*>(p),
+                                             _mm_cmpgt_epi32(_mm_set1_epi32(k.n / 2), _mm_setr_epi32(0, 1, 2, 3)));
+    if (k.n % 2 == 0) return pairs;
+    uint16_t last;
+    std::memcpy(&last, p + k.n - 1, sizeof last);
+    const __m128i at_last = _mm_cmpeq_epi16(_mm_set1_epi16(short(k.n - 1)), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm_blendv_epi8(pairs, _mm_set1_epi16(short(last)), at_last);
   }
   static M valid(Full) { return _mm256_set1_epi32(-1); }
   static M valid(Partial k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(k.n), iota()); }

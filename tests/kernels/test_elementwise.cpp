@@ -231,7 +231,7 @@ TEST(Elementwise, VariantsReportTheLevelUnderTest) {
 TEST(Elementwise, ConvertRoundsOnceToNearestEven) {
   for (DType from : kAllTypes)
     for (DType to : kAllTypes)
-      for (int64_t n : {int64_t(1), int64_t(7), int64_t(33), int64_t(1000),
+      for (int64_t n : {int64_t(1), int64_t(6), int64_t(7), int64_t(33), int64_t(1000),
                         int64_t(65536 + 31)}) {  // all 16-bit patterns, threaded
         const Array src = conversion_inputs(from, n, uint64_t(n) + 3);
         Array expected(to, n);
