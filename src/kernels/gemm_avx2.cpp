@@ -7,8 +7,6 @@
 // binary32 arithmetic, bitwise equal to the scalar reference, as at the avx512 level.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "kernels/gemm_blocked.h"
 #include "kernels/simd_avx2.h"
 
@@ -27,33 +25,15 @@ struct F32x8 {
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 
-  // Partial loads are masked (simd::Avx2, which says why).
+  // Loads and stores are simd::Avx2's (partial loads masked, bf16 rounded to nearest even).
   template <class T>
   static Vec load(const T* p, int n) {
     return n >= kLanes ? simd::Avx2::load(p, simd::Full{}) : simd::Avx2::load(p, simd::Partial{n});
   }
-
-  static void store(float* p, Vec v, int n) {
-    if (n >= kLanes) return _mm256_storeu_ps(p, v);
-    alignas(32) float buf[kLanes];
-    _mm256_store_ps(buf, v);
-    std::memcpy(p, buf, sizeof(float) * size_t(n));
-  }
-  static void store(fp16* p, Vec v, int n) {
-    store16(p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), n);
-  }
-  // Round to nearest even on the bit pattern; NaN kept quiet with its payload truncated
-  // (see F32x16::store in gemm_vec512.h).
-  static void store(bf16* p, Vec v, int n) {
-    const __m256i u = _mm256_castps_si256(v);
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
-    const __m256i nan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
-    const __m256i bits = _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(nan), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
-    // Pack the eight 32-bit lanes (each < 2^16) to 16 bits, undoing packus's per-lane order.
-    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(bits, bits), 0x08);
-    store16(p, _mm256_castsi256_si128(packed), n);
+  template <class T>
+  static void store(T* p, Vec v, int n) {
+    if (n >= kLanes) return simd::Avx2::store(p, v, simd::Full{});
+    simd::Avx2::store(p, v, simd::Partial{n});
   }
 
   static void store_raw(void* p, Vec v, int n = kLanes) { store(static_cast<float*>(p), v, n); }  // n words
@@ -75,15 +55,6 @@ struct F32x8 {
       r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
       r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
     }
-  }
-
- private:
-  template <class H>
-  static void store16(H* p, __m128i bits, int n) {
-    if (n >= kLanes) return _mm_storeu_si128(reinterpret_cast<__m128i*>(p), bits);
-    alignas(16) uint16_t buf[kLanes];
-    _mm_store_si128(reinterpret_cast<__m128i*>(buf), bits);
-    std::memcpy(static_cast<void*>(p), buf, sizeof(uint16_t) * size_t(n));
   }
 };
 
