@@ -1,6 +1,6 @@
 // 512-bit binary32 vectors for the GEMM variants of the avx512, avx512bf16 and avx512fp16 levels:
 // loads of float, fp16 and bf16 widened to binary32, and stores rounded to nearest even, each for
-// the first n < 16 lanes with masks. Included only by translation units built with AVX-512
+// the first n < 16 lanes with masks (simd::Avx512's). Included only by translation units built with AVX-512
 // F/BW/VL/DQ; unnamed namespace for the reason given in gemm_blocked.h.
 #pragma once
 
@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "kernels/simd_avx512.h"
 #include "pure16/numerics/float16.h"
 
 namespace pure16::kernels {
@@ -29,31 +30,15 @@ struct F32x16 {
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 
-  static Vec load(const float* p, int n) {
-    return n >= kLanes ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mask(n), p);
+  // Loads and stores are simd::Avx512's (masked, bf16 rounded to nearest even).
+  template <class T>
+  static Vec load(const T* p, int n) {
+    return n >= kLanes ? simd::Avx512::load(p, simd::Full{}) : simd::Avx512::load(p, simd::Partial{n});
   }
-  static Vec load(const fp16* p, int n) { return _mm512_cvtph_ps(load16(p, n)); }
-  static Vec load(const bf16* p, int n) {  // bf16 is the top half of binary32: widening is a shift
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load16(p, n)), 16));
-  }
-
-  static void store(float* p, Vec v, int n) {
-    if (n >= kLanes) _mm512_storeu_ps(p, v);
-    else _mm512_mask_storeu_ps(p, mask(n), v);
-  }
-  static void store(fp16* p, Vec v, int n) {
-    store16(p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), n);
-  }
-  // Round to nearest even on the bit pattern: add 0x7fff plus the lowest kept bit, then keep the
-  // top half. A carry into the exponent gives the next binade or infinity, as it should. NaN
-  // would carry into the sign, so it is kept separately: quiet, payload truncated (as to_bf16).
-  static void store(bf16* p, Vec v, int n) {
-    const __m512i u = _mm512_castps_si512(v);
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-    const __m512i nan = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-    const __m512i bits = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, nan);
-    store16(p, _mm512_cvtepi32_epi16(bits), n);
+  template <class T>
+  static void store(T* p, Vec v, int n) {
+    if (n >= kLanes) return simd::Avx512::store(p, v, simd::Full{});
+    simd::Avx512::store(p, v, simd::Partial{n});
   }
 
   // Raw 16-bit elements (bf16 pairs or fp16 units for packing), n of 32, as one vector of words.
@@ -120,11 +105,6 @@ struct F32x16 {
   template <class H>
   static __m256i load16(const H* p, int n) {
     return n >= kLanes ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskz_loadu_epi16(mask(n), p);
-  }
-  template <class H>
-  static void store16(H* p, __m256i bits, int n) {
-    if (n >= kLanes) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bits);
-    else _mm256_mask_storeu_epi16(p, mask(n), bits);
   }
 };
 
