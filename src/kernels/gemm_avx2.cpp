@@ -13,9 +13,9 @@
 namespace pure16::kernels {
 namespace {
 
-// 256-bit binary32 vectors. Partial loads and stores (n < 8 lanes) go through a small buffer:
-// AVX2 has no masked 16-bit moves.
-struct F32x8 {
+// 256-bit binary32 vectors, loaded and stored as simd::Avx2 does (partial loads masked, partial
+// stores through a buffer: AVX2 has no masked 16-bit store).
+struct F32x8 : simd::CountedMoves<simd::Avx2> {
   using Vec = __m256;
   static constexpr int kLanes = 8;
 
@@ -24,17 +24,6 @@ struct F32x8 {
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-
-  // Loads and stores are simd::Avx2's (partial loads masked, bf16 rounded to nearest even).
-  template <class T>
-  static Vec load(const T* p, int n) {
-    return n >= kLanes ? simd::Avx2::load(p, simd::Full{}) : simd::Avx2::load(p, simd::Partial{n});
-  }
-  template <class T>
-  static void store(T* p, Vec v, int n) {
-    if (n >= kLanes) return simd::Avx2::store(p, v, simd::Full{});
-    simd::Avx2::store(p, v, simd::Partial{n});
-  }
 
   static void store_raw(void* p, Vec v, int n = kLanes) { store(static_cast<float*>(p), v, n); }  // n words
 

@@ -19,7 +19,7 @@
 namespace pure16::kernels {
 namespace {
 
-struct F32x16 {
+struct F32x16 : simd::CountedMoves<simd::Avx512> {
   using Vec = __m512;
   static constexpr int kLanes = 16;
 
@@ -29,17 +29,6 @@ struct F32x16 {
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-
-  // Loads and stores are simd::Avx512's (masked, bf16 rounded to nearest even).
-  template <class T>
-  static Vec load(const T* p, int n) {
-    return n >= kLanes ? simd::Avx512::load(p, simd::Full{}) : simd::Avx512::load(p, simd::Partial{n});
-  }
-  template <class T>
-  static void store(T* p, Vec v, int n) {
-    if (n >= kLanes) return simd::Avx512::store(p, v, simd::Full{});
-    simd::Avx512::store(p, v, simd::Partial{n});
-  }
 
   // Raw 16-bit elements (bf16 pairs or fp16 units for packing), n of 32, as one vector of words.
   static Vec load_raw16(const void* p, int n) {

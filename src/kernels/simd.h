@@ -45,4 +45,20 @@ typename S::F quiet(typename S::F v) {
   return S::select(S::is_nan(v), S::as_float(S::ior(S::as_int(v), S::iset1(0x00400000u))), v);
 }
 
+/// Loads and stores of the first n elements (all when n >= S::lanes), for code that counts lanes
+/// with an int: the GEMM's packing and epilogue vectors (F32x8, F32x16) take theirs from here, so
+/// each ISA's masked moves and bf16 rounding are written once, in its wrapper.
+template <class S>
+struct CountedMoves {
+  template <class T>
+  static typename S::F load(const T* p, int n) {
+    return n >= S::lanes ? S::load(p, Full{}) : S::load(p, Partial{n});
+  }
+  template <class T>
+  static void store(T* p, typename S::F v, int n) {
+    if (n >= S::lanes) return S::store(p, v, Full{});
+    S::store(p, v, Partial{n});
+  }
+};
+
 }  // namespace pure16::kernels::simd
