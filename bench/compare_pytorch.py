@@ -79,7 +79,10 @@ if ARGS.torch_modes is None:
         print("compare_pytorch.py: no avx512_bf16 or amx_bf16 on this CPU, so PyTorch's bf16 modes are left out "
               "(ask for them with --torch-modes)", file=sys.stderr)
 
-# Read by OpenBLAS and OpenMP when torch loads them, so set before the import.
+# Read by OpenBLAS and OpenMP when torch loads them, so set before the import. A value already in
+# the environment wins (OPENBLAS_CORETYPE=Haswell with ONEDNN_MAX_CPU_ISA=AVX2 caps PyTorch to
+# AVX2, beside PURE16_ISA=avx2).
+CORETYPE_FROM_ENVIRONMENT = "OPENBLAS_CORETYPE" in os.environ
 if "avx512f" in cpu_flags():
     os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 os.environ.setdefault("OMP_NUM_THREADS", str(ARGS.threads))
@@ -267,8 +270,9 @@ def main():
     head = header(threads)
     if not ARGS.json:
         print(f"torch {head['torch']}: {head['torch_threads']} threads (asked {threads}), "
-              f"OPENBLAS_CORETYPE={head['OPENBLAS_CORETYPE']} (set where the CPU has AVX-512, which OpenBLAS 0.3.21 "
-              "can misdetect)")
+              f"OPENBLAS_CORETYPE={head['OPENBLAS_CORETYPE']} " +
+              ("(from the environment)" if CORETYPE_FROM_ENVIRONMENT else
+               "(set where the CPU has AVX-512, which OpenBLAS 0.3.21 can misdetect)"))
         print(head["torch_parallel_info"])
         print(head["torch_config"])
         print(f"oneDNN ISA: {head['onednn']['isa']}; convolution kernels: fp32 {head['onednn']['fp32_conv']}, "
