@@ -23,7 +23,6 @@ struct F32x16 : simd::CountedMoves<simd::Avx512> {
   using Vec = __m512;
   static constexpr int kLanes = 16;
 
-  static __mmask16 mask(int n) { return n >= kLanes ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec set1(float x) { return _mm512_set1_ps(x); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
@@ -42,7 +41,9 @@ struct F32x16 : simd::CountedMoves<simd::Avx512> {
   static Vec load_repeated16(const void* p, int n) {
     alignas(64) static constexpr uint16_t kPairs[32] = {0, 0, 1, 1, 2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,
                                                         8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
-    const __m512i x = _mm512_zextsi256_si512(load16(static_cast<const uint16_t*>(p), n));
+    const auto* h = static_cast<const uint16_t*>(p);
+    const __m256i x16 = n >= kLanes ? simd::Avx512::load256(h) : simd::Avx512::load256(h, simd::Partial{n});
+    const __m512i x = _mm512_zextsi256_si512(x16);
     return _mm512_castsi512_ps(_mm512_permutexvar_epi16(_mm512_load_si512(kPairs), x));
   }
 
@@ -88,12 +89,6 @@ struct F32x16 : simd::CountedMoves<simd::Avx512> {
     const __m512i xi = _mm512_castps_si512(x), yi = _mm512_castps_si512(y);
     even = _mm512_castsi512_ps(_mm512_permutex2var_epi16(xi, ie, yi));
     odd = _mm512_castsi512_ps(_mm512_permutex2var_epi16(xi, io, yi));
-  }
-
- private:
-  template <class H>
-  static __m256i load16(const H* p, int n) {
-    return n >= kLanes ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskz_loadu_epi16(mask(n), p);
   }
 };
 

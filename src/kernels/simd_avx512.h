@@ -144,8 +144,7 @@ struct Avx512 {
   static float reduce_add(F a) { return _mm512_reduce_add_ps(a); }
   static float reduce_max(F a) { return _mm512_reduce_max_ps(a); }
 
- private:
-  static __m256i to_fp16_bits(F v) { return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  /// Sixteen 16-bit values at p as they are (the first k.n with Partial, the rest zero).
   template <class T>
   static __m256i load256(const T* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -154,6 +153,9 @@ struct Avx512 {
   static __m256i load256(const T* p, Partial k) {
     return _mm256_maskz_loadu_epi16(valid(k), p);
   }
+
+ private:
+  static __m256i to_fp16_bits(F v) { return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   template <class T>
   static void store256(T* p, __m256i v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
