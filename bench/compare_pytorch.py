@@ -71,9 +71,10 @@ def cpu_flags():
     return set()
 
 
+CPU_FLAGS = cpu_flags()
 if ARGS.torch_modes is None:
     ARGS.torch_modes = ["fp32", "fp32-channels_last"]
-    if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+    if CPU_FLAGS & {"avx512_bf16", "amx_bf16"}:
         ARGS.torch_modes += ["bf16", "bf16-pure"]
     else:
         print("compare_pytorch.py: no avx512_bf16 or amx_bf16 on this CPU, so PyTorch's bf16 modes are left out "
@@ -83,7 +84,7 @@ if ARGS.torch_modes is None:
 # the environment wins (OPENBLAS_CORETYPE=Haswell with ONEDNN_MAX_CPU_ISA=AVX2 caps PyTorch to
 # AVX2, beside PURE16_ISA=avx2).
 CORETYPE_FROM_ENVIRONMENT = "OPENBLAS_CORETYPE" in os.environ
-if "avx512f" in cpu_flags():
+if "avx512f" in CPU_FLAGS:
     os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 os.environ.setdefault("OMP_NUM_THREADS", str(ARGS.threads))
 
