@@ -13,6 +13,7 @@ configs=(
   "fp32|--precision fp32"
   "mixed-fp16 (dynamic loss scale)|--precision mixed-fp16"
   "pure-fp16 (dynamic, stochastic, f16-block accumulation)|--precision pure-fp16 --accumulation f16-block"
+  "pure-fp16, dynamic, stochastic momentum too|--precision pure-fp16 --accumulation f16-block --momentum-rounding stochastic"
   "pure-fp16, dynamic, nearest|--precision pure-fp16 --accumulation f16-block --rounding nearest"
   "pure-fp16, no loss scale, nearest|--precision pure-fp16 --accumulation f16-block --loss-scale none --rounding nearest"
   "pure-fp16, dynamic, stochastic, f32 accumulation|--precision pure-fp16 --accumulation f32"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs, fetches MNIST, builds, and trains the default model
-# (784-512-512-10 MLP, pure FP16, dynamic loss scaling, stochastic rounding) for 5 epochs.
+# (784-512-512-10 MLP, pure FP16, dynamic loss scaling, stochastic rounding of the weights) for 5 epochs.
 # Extra arguments go to `pure16 train`, e.g. scripts/train_mnist.sh --precision fp32
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -343,6 +343,10 @@ Command add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   sub->add_option("--rounding", o->policy.rounding, "Rounding of the weight update (default: the preset's)")
       ->check(CLI::IsMember(rounding_names()));
+  sub->add_option("--momentum-rounding", o->policy.momentum_rounding,
+                  "Rounding of the momentum of sgd and lars: nearest or stochastic (default: the preset's; "
+                  "Adam's moments round as the weights)")
+      ->check(CLI::IsMember(momentum_rounding_names()));
   sub->add_option("--accumulation", o->policy.accumulation,
                   "GEMM accumulation: auto (f16-block where fp16 FMAs are native, else f32), f32, f16, or "
                   "f16-block (fp16 within blocks of 64 products, f32 across them) (default: the preset's, auto)")

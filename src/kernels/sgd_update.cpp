@@ -31,12 +31,12 @@ void sgd_update_ref(const SgdUpdateArgs& a) {
           float direction = grad;
           if (with_momentum) {
             const float velocity = a.first ? grad : a.momentum_factor * float(as_double(m[i])) + grad;
-            m[i] = round_from<M>(velocity, a.stochastic, a.seed, a.momentum_stream, index);
+            m[i] = round_from<M>(velocity, a.stochastic_momentum, a.seed, a.momentum_stream, index);
             direction = a.nesterov ? grad + a.momentum_factor * velocity : velocity;
           }
           const float step_change = a.lr * direction;
           if (c == nullptr) {
-            w[i] = round_from<W>(weight - step_change, a.stochastic, a.seed, a.weight_stream, index);
+            w[i] = round_from<W>(weight - step_change, a.stochastic_weights, a.seed, a.weight_stream, index);
             if (a.intended != nullptr) a.intended[i] = 0.0f - step_change;
             continue;
           }

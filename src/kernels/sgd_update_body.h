@@ -28,8 +28,8 @@ void sgd_update(const SgdUpdateArgs& a) {
     return sgd_update_ref(a);
   const auto is16 = [](DType t) { return t == DType::f16 || t == DType::bf16; };
   // Words are made only for the stores that round stochastically.
-  const bool random_weights = a.stochastic && is16(a.weight_type) && a.compensation == nullptr;
-  const bool random_momentum = a.stochastic && with_momentum && is16(a.momentum_type);
+  const bool random_weights = a.stochastic_weights && is16(a.weight_type) && a.compensation == nullptr;
+  const bool random_momentum = a.stochastic_momentum && with_momentum && is16(a.momentum_type);
   dispatch_vector(a.weight_type, [&](auto weight_tag) {
     using W = typename decltype(weight_tag)::type;
     dispatch_vector(a.grad_type, [&](auto grad_tag) {

@@ -93,7 +93,11 @@ OptimizerConfig OptimizerConfig::sgd(float lr, float momentum, float weight_deca
 
 Optimizer::Optimizer(nn::ParameterStore& store, const OptimizerConfig& config, const PrecisionPolicy& policy,
                      uint64_t seed)
-    : store_(store), config_(config), rounding_(policy.update_rounding), seed_(seed) {
+    : store_(store),
+      config_(config),
+      rounding_(policy.update_rounding),
+      momentum_rounding_(policy.momentum_rounding),
+      seed_(seed) {
   config_.validate();
   if (rounding_ == Rounding::kahan) compensation_ = store_.make_arena(&StateDTypes::master);
 }

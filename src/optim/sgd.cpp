@@ -35,7 +35,8 @@ void Sgd::update_stretch(Tensor weights, Tensor grads, Tensor momentum, Tensor c
   a.momentum_factor = config_.momentum;
   a.nesterov = config_.nesterov;
   a.first = steps_applied_ == 0;
-  a.stochastic = rounding_ == Rounding::stochastic;
+  a.stochastic_weights = rounding_ == Rounding::stochastic;
+  a.stochastic_momentum = momentum_rounding_ == Rounding::stochastic;
   a.seed = seed_;
   a.weight_stream = random_stream(RandomPurpose::weight_rounding, step);
   a.momentum_stream = random_stream(RandomPurpose::momentum_rounding, step);

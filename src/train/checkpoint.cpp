@@ -66,6 +66,7 @@ nlohmann::json policy_json(const PrecisionPolicy& p) {
             {"min_scale", p.loss_scale.min_scale},
             {"max_scale", p.loss_scale.max_scale}}},
           {"rounding", rounding_name(p.update_rounding)},
+          {"momentum_rounding", rounding_name(p.momentum_rounding)},
           {"keep_fp32", p.keep_fp32}};
 }
 
@@ -88,6 +89,10 @@ PrecisionPolicy policy_from_json(const nlohmann::json& j) {
   p.loss_scale.min_scale = s.at("min_scale").get<float>();
   p.loss_scale.max_scale = s.at("max_scale").get<float>();
   p.update_rounding = parse_rounding(j.at("rounding").get<std::string>());
+  // Written since the momentum got its own rounding; before, it rounded as the weights (nearest under kahan).
+  p.momentum_rounding = j.contains("momentum_rounding") ? parse_rounding(j.at("momentum_rounding").get<std::string>())
+                        : p.update_rounding == Rounding::stochastic ? Rounding::stochastic
+                                                                    : Rounding::nearest;
   // Written since the per-layer overrides came; a file from before keeps no layer in fp32.
   p.keep_fp32 = j.value("keep_fp32", std::vector<std::string>{});
   p.validate();

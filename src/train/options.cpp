@@ -18,6 +18,7 @@ PrecisionPolicy make_policy(const std::string& preset, const PolicyOverrides& ov
   if (tuning.min_scale > 0) s.min_scale = tuning.min_scale;
   if (tuning.max_scale > 0) s.max_scale = tuning.max_scale;
   if (!overrides.rounding.empty()) policy.update_rounding = parse_rounding(overrides.rounding);
+  if (!overrides.momentum_rounding.empty()) policy.momentum_rounding = parse_rounding(overrides.momentum_rounding);
   if (!overrides.accumulation.empty()) policy.accumulation = kernels::parse_accumulation(overrides.accumulation);
   if (!overrides.statistics.empty()) policy.statistics = parse_dtype(overrides.statistics);
   if (!overrides.keep_fp32.empty()) policy.keep_fp32 = parse_keep_fp32(overrides.keep_fp32);

@@ -35,6 +35,7 @@ nlohmann::json final_json(const TrainResult& result) {
             {"accumulation_requested", kernels::accumulation_name(result.requested_accumulation)},
             {"loss_scale", loss_scale_name(result.policy.loss_scale)},
             {"rounding", rounding_name(result.policy.update_rounding)},
+            {"momentum_rounding", rounding_name(result.policy.momentum_rounding)},
             {"keep_fp32", result.policy.keep_fp32},
             {"isa", kernels::isa_name(kernels::active_isa())}}},
           {"memory",

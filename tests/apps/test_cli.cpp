@@ -37,13 +37,12 @@ TEST(Cli, UnknownFlagIsRejectedWithUsage) {
 }
 
 TEST(Cli, BadValuesAreRejected) {
-  for (const char* args : {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc",
-                           "train --rounding up", "train --epochs 0", "train --batch-size -1", "train --lr x",
-                           "train --model resnet9000", "train --lr-schedule linear",
-                           "train --lr-gamma 0", "train --warmup-epochs -1", "train --optimizer adagrad",
-                           "train --loss-scale-min 0", "train --loss-scale-init 0.5",
-                           "train --loss-scale-backoff 2 --max-steps 1 --dataset synthetic",
-                           "train --divergence-window 0", "nonsense"}) {
+  for (const char* args :
+       {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc", "train --rounding up",
+        "train --momentum-rounding kahan", "train --epochs 0", "train --batch-size -1", "train --lr x",
+        "train --model resnet9000", "train --lr-schedule linear", "train --lr-gamma 0", "train --warmup-epochs -1",
+        "train --optimizer adagrad", "train --loss-scale-min 0", "train --loss-scale-init 0.5",
+        "train --loss-scale-backoff 2 --max-steps 1 --dataset synthetic", "train --divergence-window 0", "nonsense"}) {
     const CliResult r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
@@ -152,7 +151,8 @@ TEST(Cli, KeepFp32SelectsLayersOfTheModel) {
   const auto log = scratch_dir() / "keep.jsonl";
   const CliResult kept = run_cli(run + "--precision pure-fp16-naive --keep-fp32 first,last --log " + log.string());
   ASSERT_EQ(kept.exit_code, 0) << kept.err;
-  EXPECT_NE(kept.out.find("rounding nearest, keep fp32 first,last"), std::string::npos) << kept.out;
+  EXPECT_NE(kept.out.find("rounding nearest, momentum rounding nearest, keep fp32 first,last"), std::string::npos)
+      << kept.out;
   EXPECT_NE(kept.out.find("parameter groups fc1 f32 (kept), "), std::string::npos) << kept.out;
   std::istringstream lines(read_file(log));
   nlohmann::json last;

@@ -23,19 +23,27 @@ using pure16::testing::for_each_isa;
 
 using Buffer = testing::RawBuffer;
 
+// Which stored results round stochastically (the others to nearest).
+enum class Stochastic { none, weights, momentum, both };
+
 struct Case {
   DType weight, grad, momentum;
-  bool with_momentum, nesterov, first, stochastic;
+  bool with_momentum, nesterov, first;
+  Stochastic stochastic;
   int64_t n;
   uint64_t first_index;
   bool kahan = false;  // a compensation buffer of the weights' dtype; weights then round to nearest
 };
 
+bool random_weights(const Case& c) { return c.stochastic == Stochastic::weights || c.stochastic == Stochastic::both; }
+bool random_momentum(const Case& c) { return c.stochastic == Stochastic::momentum || c.stochastic == Stochastic::both; }
+
 std::string describe(const Case& c) {
+  const char* rounding[] = {" nearest", " stochastic weights", " stochastic momentum", " stochastic"};
   return std::string("w ") + std::string(dtype_name(c.weight)) + " g " + std::string(dtype_name(c.grad)) + " m " +
          (c.with_momentum ? std::string(dtype_name(c.momentum)) : std::string("none")) +
-         (c.nesterov ? " nesterov" : "") + (c.first ? " first" : "") + (c.kahan ? " kahan" : c.stochastic ? " stochastic" : " nearest") +
-         " n=" + std::to_string(c.n) + " first_index=" + std::to_string(c.first_index);
+         (c.nesterov ? " nesterov" : "") + (c.first ? " first" : "") + (c.kahan ? " kahan" : "") +
+         rounding[int(c.stochastic)] + " n=" + std::to_string(c.n) + " first_index=" + std::to_string(c.first_index);
 }
 
 void check(const Case& c) {
@@ -57,11 +65,11 @@ void check(const Case& c) {
     float direction = grad;
     if (c.with_momentum) {
       const float velocity = c.first ? grad : mu * m0.get(i) + grad;
-      m_expected.store(i, velocity, c.stochastic, Philox4x32::word(seed, momentum_stream, index));
+      m_expected.store(i, velocity, random_momentum(c), Philox4x32::word(seed, momentum_stream, index));
       direction = c.nesterov ? grad + mu * velocity : velocity;
     }
     if (!c.kahan) {
-      w_expected.store(i, weight - lr * direction, c.stochastic, Philox4x32::word(seed, weight_stream, index));
+      w_expected.store(i, weight - lr * direction, random_weights(c), Philox4x32::word(seed, weight_stream, index));
       intended_expected[size_t(i)] = 0.0f - lr * direction;
       continue;
     }
@@ -93,7 +101,8 @@ void check(const Case& c) {
       a.weight_decay = wd;
       a.nesterov = c.nesterov;
       a.first = c.first;
-      a.stochastic = c.stochastic;
+      a.stochastic_weights = random_weights(c);
+      a.stochastic_momentum = random_momentum(c);
       a.seed = seed;
       a.weight_stream = weight_stream;
       a.momentum_stream = momentum_stream;
@@ -122,14 +131,17 @@ TEST(SgdUpdate, EveryDtypeCombinationMatchesTheFormulaBitwise) {
   for (DType w : kStorage)
     for (DType g : kStorage)
       for (DType m : kStorage)
-        for (bool stochastic : {false, true}) check({w, g, m, true, false, false, stochastic, 37, 0});
+        for (Stochastic stochastic : {Stochastic::none, Stochastic::weights, Stochastic::momentum, Stochastic::both})
+          check({w, g, m, true, false, false, stochastic, 37, 0});
 }
 
 TEST(SgdUpdate, KahanCompensationMatchesTheFormulaBitwise) {
   for (DType w : kStorage)
     for (DType g : {DType::f32, DType::f16})
-      for (int64_t n : {1, 17, 1000}) check({w, g, w, true, false, false, false, n, 0, true});
-  check({DType::f64, DType::f64, DType::f64, true, true, false, false, 33, 0, true});
+      for (int64_t n : {1, 17, 1000}) check({w, g, w, true, false, false, Stochastic::none, n, 0, true});
+  // Kahan weights with stochastically rounded momentum.
+  check({DType::f16, DType::f16, DType::f16, true, false, false, Stochastic::momentum, 1000, 0, true});
+  check({DType::f64, DType::f64, DType::f64, true, true, false, Stochastic::none, 33, 0, true});
 }
 
 TEST(SgdUpdate, MomentumVariantsAndTails) {
@@ -138,21 +150,24 @@ TEST(SgdUpdate, MomentumVariantsAndTails) {
       for (bool first : {false, true})
         for (int64_t n : {1, 7, 16, 33, 1000})
           if (with_momentum || !nesterov)
-            check({DType::f16, DType::f16, DType::f16, with_momentum, nesterov, first, true, n, 5});
+            for (Stochastic stochastic : {Stochastic::weights, Stochastic::both})
+              check({DType::f16, DType::f16, DType::f16, with_momentum, nesterov, first, stochastic, n, 5});
 }
 
 TEST(SgdUpdate, FloatSixtyFourAndUnalignedRandomStreams) {
-  check({DType::f64, DType::f64, DType::f64, true, true, false, false, 33, 0});
-  check({DType::f32, DType::f64, DType::f16, true, false, false, true, 33, 0});
+  check({DType::f64, DType::f64, DType::f64, true, true, false, Stochastic::none, 33, 0});
+  check({DType::f32, DType::f64, DType::f16, true, false, false, Stochastic::both, 33, 0});
   // An element index whose Philox block counter crosses 2^32.
-  check({DType::bf16, DType::f16, DType::bf16, true, false, false, true, 100, (uint64_t(1) << 34) - 3});
+  check({DType::bf16, DType::f16, DType::bf16, true, false, false, Stochastic::both, 100, (uint64_t(1) << 34) - 3});
+  check({DType::f16, DType::f16, DType::f16, true, false, false, Stochastic::weights, 100, (uint64_t(1) << 34) - 3});
 }
 
 TEST(SgdUpdate, ThreadedSweepGivesTheSameBits) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);
-  check({DType::f16, DType::f16, DType::f16, true, false, false, true, 100003, 0});
-  check({DType::f32, DType::f16, DType::f32, true, true, false, false, 100003, 0});
+  check({DType::f16, DType::f16, DType::f16, true, false, false, Stochastic::both, 100003, 0});
+  check({DType::f16, DType::f16, DType::f16, true, false, false, Stochastic::weights, 100003, 0});
+  check({DType::f32, DType::f16, DType::f32, true, true, false, Stochastic::none, 100003, 0});
   omp_set_num_threads(saved);
 }
 

@@ -29,6 +29,7 @@ TEST(Policy, Presets) {
   EXPECT_FALSE(pure.has_master_copy());
   EXPECT_EQ(pure.loss_scale.mode, LossScaleMode::dynamic);
   EXPECT_EQ(pure.update_rounding, Rounding::stochastic);
+  EXPECT_EQ(pure.momentum_rounding, Rounding::nearest);
   EXPECT_THROW(PrecisionPolicy::preset("fp8"), std::invalid_argument);
 
   const PrecisionPolicy pure_bf16 = PrecisionPolicy::preset("pure-bf16");
@@ -37,6 +38,7 @@ TEST(Policy, Presets) {
   EXPECT_EQ(pure_bf16.optimizer_state, DType::bf16);
   EXPECT_EQ(pure_bf16.loss_scale.mode, LossScaleMode::none);
   EXPECT_EQ(pure_bf16.update_rounding, Rounding::stochastic);
+  EXPECT_EQ(pure_bf16.momentum_rounding, Rounding::stochastic);
 
   for (const char* name : {"pure-fp16-naive", "pure-bf16-naive"}) {
     const PrecisionPolicy naive = PrecisionPolicy::preset(name);
@@ -44,11 +46,13 @@ TEST(Policy, Presets) {
     EXPECT_EQ(naive.optimizer_state, naive.compute) << name;
     EXPECT_EQ(naive.loss_scale.mode, LossScaleMode::none) << name;
     EXPECT_EQ(naive.update_rounding, Rounding::nearest) << name;
+    EXPECT_EQ(naive.momentum_rounding, Rounding::nearest) << name;
   }
   const PrecisionPolicy kahan = PrecisionPolicy::preset("pure-fp16-kahan");
   EXPECT_EQ(kahan.master, DType::f16);
   EXPECT_EQ(kahan.loss_scale.mode, LossScaleMode::dynamic);
   EXPECT_EQ(kahan.update_rounding, Rounding::kahan);
+  EXPECT_EQ(kahan.momentum_rounding, Rounding::nearest);
   const PrecisionPolicy kahan_bf16 = PrecisionPolicy::preset("pure-bf16-kahan");
   EXPECT_EQ(kahan_bf16.master, DType::bf16);
   EXPECT_EQ(kahan_bf16.loss_scale.mode, LossScaleMode::none);
@@ -119,6 +123,16 @@ TEST(Policy, ParsesOptions) {
   for (const std::string& name : rounding_names()) EXPECT_EQ(rounding_name(parse_rounding(name)), name);
   EXPECT_EQ(parse_rounding("kahan"), Rounding::kahan);
   EXPECT_THROW(parse_rounding("up"), std::invalid_argument);
+}
+
+TEST(Policy, MomentumRoundsToNearestOrStochastically) {
+  EXPECT_EQ(momentum_rounding_names(), (std::vector<std::string>{"nearest", "stochastic"}));
+  PrecisionPolicy p = PrecisionPolicy::preset("pure-fp16");
+  p.momentum_rounding = Rounding::stochastic;
+  EXPECT_NO_THROW(p.validate());
+  EXPECT_NE(p.describe().find("momentum rounding stochastic"), std::string::npos) << p.describe();
+  p.momentum_rounding = Rounding::kahan;  // compensation is kept for the weights only
+  EXPECT_THROW(p.validate(), std::invalid_argument);
 }
 
 TEST(Policy, RejectsF16AccumulationWithoutF16Compute) {

@@ -13,7 +13,7 @@
 namespace pure16::testing {
 
 /// Few presets that between them take every option the presets take: each compute dtype, with
-/// and without a master copy, each update rounding, each loss-scaling mode. The long tests (a
+/// and without a master copy, each rounding of weights and of momentum, each loss-scaling mode. The long tests (a
 /// ResNet trained, resumed, or run at two thread counts) run these; the rest run every preset.
 /// Chosen greedily from the registry, so a new preset that brings a new option joins them.
 inline std::vector<std::string> presets_covering_every_option() {
@@ -21,6 +21,7 @@ inline std::vector<std::string> presets_covering_every_option() {
     return std::set<std::string>{"compute " + std::string(dtype_name(p.compute)),
                                  p.has_master_copy() ? "master copy" : "no master copy",
                                  "rounding " + std::string(rounding_name(p.update_rounding)),
+                                 "momentum rounding " + std::string(rounding_name(p.momentum_rounding)),
                                  "loss scale " + loss_scale_name(LossScaleConfig{p.loss_scale.mode})};
   };
   std::set<std::string> uncovered;

@@ -250,6 +250,11 @@ TEST(Checkpoint, RefusesAnotherModelPrecisionOrDataset) {
   EXPECT_NE(error.find("keep fp32 last vs"), std::string::npos) << error;
 
   other = config;
+  other.policy.momentum_rounding = Rounding::stochastic;
+  error = restore_error(other, identity, path);
+  EXPECT_NE(error.find("momentum rounding stochastic"), std::string::npos) << error;
+
+  other = config;
   other.model_options.dropout = 0.5f;
   EXPECT_NE(restore_error(other, identity, path).find("dropout"), std::string::npos);
   other = config;
@@ -332,6 +337,25 @@ TEST(Checkpoint, MalformedMetadataIsRefusedByName) {
   }
   EXPECT_NE(with_document(replaced("\"version\":2", "\"version\":7")).find("version 7"), std::string::npos);
   EXPECT_EQ(with_document(document), "");
+}
+
+TEST(Checkpoint, AFileFromBeforeMomentumRoundingResumesAsItRan) {
+  // Before the momentum had its own rounding it rounded as the weights: stochastically under pure-fp16.
+  const fs::path dir = scratch("momentum_rounding");
+  TrainConfig old_run = config_for(mlp_problem(), "pure-fp16");
+  old_run.policy.momentum_rounding = Rounding::stochastic;
+  const fs::path path = small_checkpoint(dir, old_run);
+  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
+  io::SafetensorsFile file = io::read_safetensors(path);
+  std::string& document = file.metadata.at("pure16_checkpoint");
+  const std::string key = "\"momentum_rounding\":\"stochastic\",";
+  const size_t at = document.find(key);
+  ASSERT_NE(at, std::string::npos) << document;
+  document.erase(at, key.size());
+  io::write_safetensors(path, file);
+  EXPECT_EQ(restore_error(old_run, identity, path), "");
+  const std::string error = restore_error(config_for(mlp_problem(), "pure-fp16"), identity, path);
+  EXPECT_NE(error.find("momentum rounding nearest vs"), std::string::npos) << error;
 }
 
 TEST(Checkpoint, NonFiniteWeightsAreRefused) {

@@ -29,10 +29,12 @@ struct SgdUpdateArgs {
   void* compensation = nullptr;
   // When set, n floats: the change each weight was meant to get, before rounding (telemetry).
   float* intended = nullptr;
-  // Stochastic rounding of the stored results with fp16/bf16 dtypes (f32 and f64 store exactly
-  // what binary32 holds); the random word of element i is Philox(seed, stream, first_index + i)
-  // with the weights' and the momentum's own streams.
-  bool stochastic = false;
+  // Stochastic rounding of the stored weights and of the stored momentum, each where its dtype is
+  // fp16/bf16 (f32 and f64 store exactly what binary32 holds; the other rounds to nearest); the
+  // random word of element i is Philox(seed, stream, first_index + i) with the weights' and the
+  // momentum's own streams.
+  bool stochastic_weights = false;
+  bool stochastic_momentum = false;
   uint64_t seed = 0, weight_stream = 0, momentum_stream = 0, first_index = 0;
 };
 

@@ -4,9 +4,10 @@
 // optimizers are one registry (optimizer_infos()); make_optimizer builds one by name.
 //
 // Every optimizer does its arithmetic in binary32 registers and rounds each stored result once,
-// as the precision policy's update rounding says: to nearest, stochastically, or to nearest with a
-// Kahan compensation arena that carries what the rounding of the weights dropped into the next
-// step (Zamirai et al., "Revisiting BFloat16 Training", 2020).
+// as the precision policy says: the weights to nearest, stochastically, or to nearest with a Kahan
+// compensation arena that carries what their rounding dropped into the next step (Zamirai et al.,
+// "Revisiting BFloat16 Training", 2020); SGD's and LARS's momentum as the policy's momentum rounding
+// says, Adam's moments as the weights.
 #pragma once
 
 #include <cstdint>
@@ -91,7 +92,8 @@ class Optimizer {
 
   nn::ParameterStore& store_;
   OptimizerConfig config_;
-  Rounding rounding_;
+  Rounding rounding_;           // of the weights
+  Rounding momentum_rounding_;  // of SGD's and LARS's momentum
   uint64_t seed_;
   nn::Arena compensation_;  // in each group's master dtype; only with Kahan rounding
   int64_t steps_applied_ = 0;

@@ -69,8 +69,13 @@ struct PrecisionPolicy {
   /// preset's) is resolved for the CPU when a run starts (resolved()).
   kernels::Accumulation accumulation = kernels::Accumulation::f32;
   LossScaleConfig loss_scale;
-  /// Rounding of the stored results of the optimizer update (weights and state).
+  /// Rounding of the updated weights.
   Rounding update_rounding = Rounding::nearest;
+  /// Rounding of the updated momentum of SGD and LARS: nearest or stochastic. Adam's moments
+  /// round as the weights: its second moment's root moves by (1 - beta2) / 2 = 0.05% a step, about
+  /// half an fp16 ulp, which rounding to nearest distorts (MNIST, Adam, pure-fp16: 0.2 points lower
+  /// in 5 of 5 seeds, docs/DESIGN.md).
+  Rounding momentum_rounding = Rounding::nearest;
 
   /// Layers whose parameters, gradients, optimizer state and arithmetic stay in fp32 (their
   /// activations are converted where they enter and leave): `first` and `last` (the first and last
@@ -104,6 +109,7 @@ struct PrecisionPolicy {
 LossScaleConfig parse_loss_scale(std::string_view text);  // "none", "dynamic", or a positive number
 Rounding parse_rounding(std::string_view text);           // an entry of rounding_names()
 std::vector<std::string> rounding_names();
+std::vector<std::string> momentum_rounding_names();  // those the momentum takes: all but kahan
 std::string loss_scale_name(const LossScaleConfig& config);
 std::string_view rounding_name(Rounding rounding);
 /// "first,last" -> {"first", "last"}; throws std::invalid_argument for an empty or repeated entry.

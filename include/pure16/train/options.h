@@ -26,7 +26,8 @@ struct LossScaleTuning {
 /// Changes to a precision preset; an empty string keeps the preset's.
 struct PolicyOverrides {
   std::string loss_scale;    // none, dynamic or a number
-  std::string rounding;      // nearest, stochastic, kahan
+  std::string rounding;      // of the weights: nearest, stochastic, kahan
+  std::string momentum_rounding;  // of SGD's and LARS's momentum: nearest, stochastic
   std::string accumulation;  // auto, f32, f16, f16-block
   std::string statistics;    // BatchNorm running statistics: f32, f16, bf16
   std::string keep_fp32;     // layers kept in fp32: "first,last", layer paths or prefixes
