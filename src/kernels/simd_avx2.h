@@ -152,7 +152,8 @@ struct Avx2 {
   /// The two 32-bit words of each 64-bit half swapped.
   static I swap_words(I a) { return _mm256_shuffle_epi32(a, 0xB1); }
   static I ixor3(I a, I b, I c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
-  static M odd_lanes() { return _mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1); }
+  /// a with its odd lanes taken from b.
+  static I blend_odd(I a, I b) { return _mm256_blend_epi32(a, b, 0xAA); }
 
   // Masks and reductions.
   static M mand(M a, M b) { return _mm256_and_si256(a, b); }

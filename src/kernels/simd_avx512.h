@@ -133,7 +133,8 @@ struct Avx512 {
   /// The two 32-bit words of each 64-bit half swapped.
   static I swap_words(I a) { return _mm512_shuffle_epi32(a, _MM_PERM_CDAB); }
   static I ixor3(I a, I b, I c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
-  static M odd_lanes() { return M(0xAAAA); }
+  /// a with its odd lanes taken from b.
+  static I blend_odd(I a, I b) { return _mm512_mask_blend_epi32(0xAAAA, a, b); }
 
   // Masks and reductions.
   static M mand(M a, M b) { return M(a & b); }

@@ -40,7 +40,7 @@ const std::vector<PresetRow>& preset_rows() {
       // momentum rounds to nearest: it moves by (1 - momentum) of itself each step, far more than
       // an ulp, and forgets each rounding error geometrically, so nothing is lost to rounding it
       // (as Zamirai et al., "Revisiting BFloat16 Training", round only the weight update
-      // stochastically). Five MNIST seeds trained alike either way (docs/DESIGN.md), and
+      // stochastically). Six MNIST seeds trained alike either way (docs/DESIGN.md), and
       // without fp16 FMAs the second Philox stream and rounding made an MLP step 14% longer.
       {{"pure-fp16",
         "every tensor of the training state in fp16, dynamic loss scaling, stochastic rounding of the weights"},
