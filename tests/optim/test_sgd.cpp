@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "pure16/numerics/float16.h"
 #include "pure16/optim/sgd.h"
 #include "support/optimizer_fixture.h"
 #include "support/reference.h"
@@ -90,6 +91,38 @@ TEST(Sgd, PureFp16StoresOnlyHalfPrecisionState) {
   EXPECT_EQ(m.master_weights_bytes, 0);
   EXPECT_EQ(m.weights_bytes, f.store.numel() * 2);
   EXPECT_EQ(sgd.state_bytes(), f.store.numel() * 2);
+}
+
+TEST(Sgd, MomentumRoundsAsThePolicySays) {
+  // After two steps the momentum is 0.9 m + g in binary32, stored to nearest (pure-fp16) or to
+  // either fp16 neighbour (--momentum-rounding stochastic), which differs from nearest somewhere.
+  for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+    SCOPED_TRACE(std::string(rounding_name(rounding)));
+    PrecisionPolicy policy = PrecisionPolicy::preset("pure-fp16");
+    policy.momentum_rounding = rounding;
+    Fixture f(policy);
+    Sgd sgd(f.store, OptimizerConfig::sgd(0.1f, 0.9f, 0.0f, false), policy, 5);
+    f.set_grads(1, 1.0);
+    sgd.step(1.0f, 0);
+    const std::vector<double> first = sgd.momentum_buffer().segment(0).to_doubles();
+    f.set_grads(2, 1.0);
+    const std::vector<double> grads = f.store.grads().segment(0).to_doubles();
+    sgd.step(1.0f, 1);
+    const std::vector<double> got = sgd.momentum_buffer().segment(0).to_doubles();
+    int64_t not_nearest = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      const float velocity = 0.9f * float(first[i]) + float(grads[i]);
+      const double nearest = to_double(to_fp16(velocity));
+      const double down = to_double(to_fp16_stochastic(velocity, 0xffffffffu));
+      const double up = to_double(to_fp16_stochastic(velocity, 0));
+      ASSERT_TRUE(got[i] == down || got[i] == up) << "element " << i << ": " << got[i] << " for " << velocity;
+      not_nearest += got[i] != nearest;
+    }
+    if (rounding == Rounding::nearest)
+      EXPECT_EQ(not_nearest, 0);
+    else
+      EXPECT_GT(not_nearest, int64_t(got.size()) / 10);  // about a quarter
+  }
 }
 
 TEST(Sgd, StochasticAndKahanRoundingKeepTinyUpdates) {
