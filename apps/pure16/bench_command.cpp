@@ -67,6 +67,8 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember(PrecisionPolicy::preset_names()));
   train->add_option("--accumulation", o->accumulation, "GEMM accumulation for every precision (default: the preset's)")
       ->check(CLI::IsMember(kernels::accumulation_names()));
+  train->add_option("--convolution", o->convolution, "Convolution algorithm for every precision (default: auto)")
+      ->check(CLI::IsMember(kernels::conv_algorithm_names()));
   train->add_option("--batch-size", o->batch_size, "Batch (default: 128 mlp/lenet5, 64 CIFAR models, 8 others)")
       ->check(CLI::PositiveNumber);
   train->add_option("--steps", o->steps, "Timed steps")->check(CLI::PositiveNumber)->capture_default_str();

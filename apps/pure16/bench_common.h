@@ -22,6 +22,7 @@ struct Options {
   std::vector<std::string> shapes;  // gemm: MxNxK
   std::string dtype;                // gemm, conv: only this dtype ("" = all)
   std::string accumulation;         // gemm, conv: only this accumulation; train: override the presets'
+  std::string convolution;          // train: the convolution algorithm (default: the presets', auto)
   std::vector<std::string> models;  // train
   std::vector<std::string> precisions;
   int64_t batch_size = 0;  // train: 0 = the model's default

@@ -117,7 +117,8 @@ int run_conv(const Options& o) {
   nlohmann::json rows = nlohmann::json::array();
   std::ostringstream text;
   text << "Convolution GFLOP/s at batch 8, " << t << " thread" << (t == 1 ? "" : "s")
-       << ": forward / backward-data / backward-weight (fractions of the peak named)\n";
+       << ": forward / backward-data / backward-weight (fractions of the peak named; winograd counts\n"
+       << "the GEMM path's FLOPs)\n";
   for (const auto& [name, s] : layers) {
     const double flops = 2.0 * double(s.batch * s.out_h() * s.out_w()) * double(s.out_channels) * double(s.patch());
     for (const GemmKind& kind : kinds) {
@@ -131,21 +132,35 @@ int run_conv(const Options& o) {
       const auto rate = [&](const std::function<void()>& f) {
         return flops / peaks.best_time_beside_peak(peak_kind, t, f) * 1e-9;
       };
-      const double fwd = rate([&] { kernels::conv2d_forward(y.raw(), x.raw(), w.raw(), dtype, acc, s); });
-      const double bwd_data = rate([&] { kernels::conv2d_backward_data(dx.raw(), dy.raw(), w.raw(), dtype, acc, s); });
-      const double bwd_weight =
-          rate([&] { kernels::conv2d_backward_weight(dw.raw(), dy.raw(), x.raw(), dtype, acc, s); });
-      const std::string peak_name(kernels::peak_kind_name(peak_kind));
-      const double peak = peaks.gflops(peak_kind, t);
-      rows.push_back({{"layer", name}, {"dtype", dtype_name(dtype)}, {"accumulation", kernels::accumulation_name(acc)},
-                      {"threads", t}, {"gflops_per_pass", flops * 1e-9}, {"forward_gflops", fwd},
-                      {"backward_data_gflops", bwd_data}, {"backward_weight_gflops", bwd_weight},
-                      {"peak_kind", peak_name}, {"peak_gflops", peak}, {"forward_fraction_of_peak", fwd / peak},
-                      {"backward_data_fraction_of_peak", bwd_data / peak},
-                      {"backward_weight_fraction_of_peak", bwd_weight / peak}});
-      text << format("  %-22s %-17s %7.1f / %7.1f / %7.1f  (%2.0f%% / %2.0f%% / %2.0f%% of %s)\n", name.c_str(),
-                     kind_label(kind).c_str(), fwd, bwd_data, bwd_weight, 100 * fwd / peak, 100 * bwd_data / peak,
-                     100 * bwd_weight / peak, peak_name.c_str());
+      // Winograd's rates count the GEMM path's FLOPs: the same work done, so the two compare.
+      for (const kernels::ConvAlgorithm algorithm : {kernels::ConvAlgorithm::gemm, kernels::ConvAlgorithm::winograd}) {
+        if (kernels::conv_algorithm_used(algorithm, dtype, acc, s) != algorithm) continue;
+        const double fwd = rate([&] { kernels::conv2d_forward(y.raw(), x.raw(), w.raw(), dtype, acc, s, algorithm); });
+        const double bwd_data =
+            rate([&] { kernels::conv2d_backward_data(dx.raw(), dy.raw(), w.raw(), dtype, acc, s, algorithm); });
+        const double bwd_weight =
+            rate([&] { kernels::conv2d_backward_weight(dw.raw(), dy.raw(), x.raw(), dtype, acc, s, algorithm); });
+        const std::string peak_name(kernels::peak_kind_name(peak_kind));
+        const std::string algorithm_name(kernels::conv_algorithm_name(algorithm));
+        const double peak = peaks.gflops(peak_kind, t);
+        rows.push_back({{"layer", name},
+                        {"dtype", dtype_name(dtype)},
+                        {"accumulation", kernels::accumulation_name(acc)},
+                        {"algorithm", algorithm_name},
+                        {"threads", t},
+                        {"gflops_per_pass", flops * 1e-9},
+                        {"forward_gflops", fwd},
+                        {"backward_data_gflops", bwd_data},
+                        {"backward_weight_gflops", bwd_weight},
+                        {"peak_kind", peak_name},
+                        {"peak_gflops", peak},
+                        {"forward_fraction_of_peak", fwd / peak},
+                        {"backward_data_fraction_of_peak", bwd_data / peak},
+                        {"backward_weight_fraction_of_peak", bwd_weight / peak}});
+        text << format("  %-22s %-17s %-8s %7.1f / %7.1f / %7.1f  (%3.0f%% / %3.0f%% / %3.0f%% of %s)\n", name.c_str(),
+                       kind_label(kind).c_str(), algorithm_name.c_str(), fwd, bwd_data, bwd_weight, 100 * fwd / peak,
+                       100 * bwd_data / peak, 100 * bwd_weight / peak, peak_name.c_str());
+      }
     }
   }
   emit(o, {{"machine", machine_json(o)}, {"conv", rows}}, text.str());

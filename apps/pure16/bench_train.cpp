@@ -57,6 +57,7 @@ nlohmann::json train_here(const Options& o, const Config& c) {
   config.model = c.model;
   train::PolicyOverrides overrides;
   overrides.accumulation = o.accumulation;
+  overrides.convolution = o.convolution;
   config.policy = train::make_policy(c.precision, overrides);
   config.optimizer = optim::OptimizerConfig::sgd(0.01f, 0.9f, 0.0f, false);
   config.batch_size = batch;
@@ -91,6 +92,7 @@ nlohmann::json train_here(const Options& o, const Config& c) {
           {"precision", c.precision},
           {"accumulation", kernels::accumulation_name(run.policy().accumulation)},
           {"accumulation_requested", kernels::accumulation_name(policy.accumulation)},
+          {"convolution", kernels::conv_algorithm_name(policy.convolution)},
           {"batch", batch},
           {"threads", threads},
           {"steps", o.steps},
@@ -113,6 +115,7 @@ nlohmann::json train_in_child(const Options& o, const Config& c) {
                         " --warmup " + std::to_string(o.warmup);
   if (o.batch_size > 0) command += " --batch-size " + std::to_string(o.batch_size);
   if (!o.accumulation.empty()) command += " --accumulation " + o.accumulation;
+  if (!o.convolution.empty()) command += " --convolution " + o.convolution;
   return nlohmann::json::parse(run_self("", command)).at("train").at(0);
 }
 

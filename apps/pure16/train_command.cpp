@@ -351,6 +351,10 @@ Command add_train_command(CLI::App& app) {
                   "GEMM accumulation: auto (f16-block where fp16 FMAs are native, else f32), f32, f16, or "
                   "f16-block (fp16 within blocks of 64 products, f32 across them) (default: the preset's, auto)")
       ->check(CLI::IsMember(kernels::accumulation_names()));
+  sub->add_option("--convolution", o->policy.convolution,
+                  "Convolution algorithm: auto (winograd where it is faster), gemm (implicit GEMM), or winograd "
+                  "(F(2x2,3x3) in binary32 for 3x3 stride-1 convolutions, gemm for the rest) (default: auto)")
+      ->check(CLI::IsMember(kernels::conv_algorithm_names()));
   sub->add_option("--bn-stats-dtype", o->policy.statistics,
                   "dtype of BatchNorm's running statistics (default: the preset's compute dtype)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));

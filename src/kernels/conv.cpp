@@ -22,45 +22,21 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "kernels/conv_winograd.h"
+#include "kernels/gemm_args.h"
+#include "kernels/workspace.h"
 #include "pure16/kernels/elementwise.h"
 
 namespace pure16::kernels {
 namespace {
 
 constexpr int64_t kParallelThreshold = 1 << 14;  // elements below which a loop stays serial
-
-// The calling thread's im2col buffer: grows to the largest request, kept between calls.
-class ConvWorkspace {
- public:
-  ~ConvWorkspace() {
-    if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
-  }
-  void* get(size_t bytes) {
-    if (bytes > bytes_) {
-      if (data_ != nullptr) ::operator delete(data_, std::align_val_t(64));
-      data_ = ::operator new(bytes, std::align_val_t(64));
-      bytes_ = bytes;
-    }
-    return data_;
-  }
-
- private:
-  void* data_ = nullptr;
-  size_t bytes_ = 0;
-};
-
-template <class T>
-T* workspace(int64_t elements) {
-  thread_local ConvWorkspace ws;
-  return static_cast<T*>(ws.get(size_t(std::max<int64_t>(elements, 1)) * sizeof(T)));
-}
 
 bool is_pointwise(const Conv2dShape& s) {
   return s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
@@ -259,24 +235,6 @@ void col2im(T* dx, const compute_t<T>* dp, const Conv2dShape& s, int64_t g, int6
   }
 }
 
-GemmArgs make_args(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const void* a, int64_t lda,
-                   const void* b, int64_t ldb, void* c, int64_t ldc, float beta) {
-  GemmArgs args;
-  args.trans_a = trans_a;
-  args.trans_b = trans_b;
-  args.m = m;
-  args.n = n;
-  args.k = k;
-  args.a = a;
-  args.lda = lda;
-  args.b = b;
-  args.ldb = ldb;
-  args.c = c;
-  args.ldc = ldc;
-  args.beta = beta;
-  return args;
-}
-
 // The input gradient of a convolution is itself made of convolutions of dy (see
 // backward_data_as_convolution and backward_data_by_phases) whose filters are some of the
 // original taps, in reverse order and with the channel roles swapped. The taps used are
@@ -331,8 +289,8 @@ void forward(T* y, const T* x, const Filters<T>& filters, DType dtype, Accumulat
   for (int64_t g = 0; g < s.groups; ++g) {
     if (pointwise && filters.flipped == nullptr) {  // Y_g (rows, og) = X_g (rows, cg) W_g^T
       gemm(dtype, acc,
-           make_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
-                     s.out_channels, 0.0f));
+           make_gemm_args(false, true, rows, og, cg, x + g * cg, s.in_channels, w + g * og * cg, cg, y + g * og,
+                          s.out_channels, 0.0f));
       continue;
     }
     if (pointwise) {  // one flipped tap: its (cg, og) slice of the original W_g, a plain matrix
@@ -340,15 +298,16 @@ void forward(T* y, const T* x, const Filters<T>& filters, DType dtype, Accumulat
       const Conv2dShape& o = *t.s;
       const T* tap = w + ((g * cg * o.kernel_h + t.first_h) * o.kernel_w + t.first_w) * og;
       gemm(dtype, acc,
-           make_args(false, false, rows, og, cg, x + g * cg, s.in_channels, tap, o.kernel_h * o.kernel_w * og,
-                     y + g * og, s.out_channels, 0.0f));
+           make_gemm_args(false, false, rows, og, cg, x + g * cg, s.in_channels, tap, o.kernel_h * o.kernel_w * og,
+                          y + g * og, s.out_channels, 0.0f));
       continue;
     }
     const Patches<T> patches{x, &s, g, out};
     const RowSource source{patch_runs<T>, &patches, max_patch_runs(s)};
     const FlippedFilters<T> flipped{w, filters.flipped, g};
     const RowSource flipped_source{flipped_filter_runs<T>, &flipped, 1};
-    GemmArgs args = make_args(false, true, rows, og, k, nullptr, 0, w + g * og * k, k, y + g * og, s.out_channels, 0.0f);
+    GemmArgs args =
+        make_gemm_args(false, true, rows, og, k, nullptr, 0, w + g * og * k, k, y + g * og, s.out_channels, 0.0f);
     if (filters.flipped != nullptr) {
       args.trans_b = false;
       args.b = nullptr;
@@ -366,13 +325,14 @@ void backward_weight(T* dw, const T* dy, const T* x, DType dtype, Accumulation a
   for (int64_t g = 0; g < s.groups; ++g) {
     if (is_pointwise(s)) {  // dW_g (og, cg) += dY_g^T (og, rows) X_g (rows, cg)
       gemm(dtype, acc,
-           make_args(true, false, og, cg, rows, dy + g * og, s.out_channels, x + g * cg, s.in_channels,
-                     dw + g * og * cg, cg, 1.0f));
+           make_gemm_args(true, false, og, cg, rows, dy + g * og, s.out_channels, x + g * cg, s.in_channels,
+                          dw + g * og * cg, cg, 1.0f));
       continue;
     }
     const Patches<T> patches{x, &s, g, whole_output(s)};  // dW_g (og, K) += dY_g^T (og, rows) P_g (rows, K)
     const RowSource source{patch_runs<T>, &patches, max_patch_runs(s)};
-    GemmArgs args = make_args(true, false, og, k, rows, dy + g * og, s.out_channels, nullptr, 0, dw + g * og * k, k, 1.0f);
+    GemmArgs args =
+        make_gemm_args(true, false, og, k, rows, dy + g * og, s.out_channels, nullptr, 0, dw + g * og * k, k, 1.0f);
     args.b_rows = &source;
     gemm(dtype, acc, args);
   }
@@ -443,7 +403,7 @@ bool backward_data_by_phases(T* dx, const T* dy, const T* w, DType dtype, Accumu
       const Conv2dShape t = convolution_of_dy(taps, 1, 1, taps.taps_h - 1, taps.taps_w - 1);
       const OutputWindow out{a0, b0, a1 - a0, b1 - b0};
       const int64_t c = s.in_channels;
-      T* phase = workspace<T>(t.batch * out.h * out.w * c);
+      T* phase = thread_workspace<T>(WorkspaceUse::conv_patches, t.batch * out.h * out.w * c);
       forward(phase, dy, Filters<T>{w, &taps}, dtype, acc, t, out);
 #pragma omp parallel for collapse(2) schedule(static) if (t.batch * out.h * out.w * c > kParallelThreshold)
       for (int64_t n = 0; n < t.batch; ++n) {
@@ -468,8 +428,8 @@ void backward_data(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc
   if (is_pointwise(s)) {  // dX_g (rows, cg) = dY_g (rows, og) W_g (og, cg)
     for (int64_t g = 0; g < s.groups; ++g)
       gemm(dtype, acc,
-           make_args(false, false, rows, cg, og, dy + g * og, s.out_channels, w + g * og * cg, cg, dx + g * cg,
-                     s.in_channels, 0.0f));
+           make_gemm_args(false, false, rows, cg, og, dy + g * og, s.out_channels, w + g * og * cg, cg, dx + g * cg,
+                          s.in_channels, 0.0f));
     return;
   }
   if (backward_data_as_convolution(dx, dy, w, dtype, acc, s)) return;
@@ -481,15 +441,16 @@ void backward_data(T* dx, const T* dy, const T* w, DType dtype, Accumulation acc
   constexpr bool widen = !std::is_same_v<T, Acc>;
   const int64_t chunk = rows_per_chunk(s, sizeof(T) + (widen ? sizeof(Acc) : 0), ws_bytes);
   const int64_t narrow_bytes = (std::min(chunk, rows) * k * int64_t(sizeof(T)) + 63) / 64 * 64;
-  std::byte* ws = workspace<std::byte>(narrow_bytes + (widen ? std::min(chunk, rows) * k * int64_t(sizeof(Acc)) : 0));
+  std::byte* ws = thread_workspace<std::byte>(
+      WorkspaceUse::conv_patches, narrow_bytes + (widen ? std::min(chunk, rows) * k * int64_t(sizeof(Acc)) : 0));
   T* dp = reinterpret_cast<T*>(ws);
   Acc* dp_wide = widen ? reinterpret_cast<Acc*>(ws + narrow_bytes) : reinterpret_cast<Acc*>(dp);
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t r1 = std::min(rows, r0 + chunk);
     for (int64_t g = 0; g < s.groups; ++g) {
       gemm(dtype, acc,
-           make_args(false, false, r1 - r0, k, og, dy + r0 * s.out_channels + g * og, s.out_channels, w + g * og * k,
-                     k, dp, k, 0.0f));
+           make_gemm_args(false, false, r1 - r0, k, og, dy + r0 * s.out_channels + g * og, s.out_channels,
+                          w + g * og * k, k, dp, k, 0.0f));
       if constexpr (widen) convert(dp_wide, DType::f32, dp, dtype, (r1 - r0) * k);
       col2im(dx, dp_wide, s, g, r0, r1);
     }
@@ -517,8 +478,57 @@ void Conv2dShape::validate() const {
     fail("kernel (with dilation) is larger than the padded input of size", out_h() <= 0 ? in_h + 2 * pad_h : in_w + 2 * pad_w);
 }
 
-void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s) {
+std::string_view conv_algorithm_name(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::automatic:
+      return "auto";
+    case ConvAlgorithm::gemm:
+      return "gemm";
+    case ConvAlgorithm::winograd:
+      return "winograd";
+  }
+  return "?";
+}
+
+namespace {
+constexpr ConvAlgorithm kConvAlgorithms[] = {ConvAlgorithm::automatic, ConvAlgorithm::gemm, ConvAlgorithm::winograd};
+// Below this many channels on either side, the transforms' work is no longer small beside the
+// GEMMs' (whose inner dimension is the input channels), and the GEMM path is faster.
+constexpr int64_t kWinogradMinChannels = 16;
+}  // namespace
+
+std::vector<std::string> conv_algorithm_names() {
+  std::vector<std::string> names;
+  for (ConvAlgorithm a : kConvAlgorithms) names.emplace_back(conv_algorithm_name(a));
+  return names;
+}
+
+ConvAlgorithm parse_conv_algorithm(std::string_view name) {
+  for (ConvAlgorithm a : kConvAlgorithms)
+    if (name == conv_algorithm_name(a)) return a;
+  std::string names;
+  for (const std::string& n : conv_algorithm_names()) names += (names.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown convolution algorithm '" + std::string(name) + "' (" + names + ")");
+}
+
+ConvAlgorithm conv_algorithm_used(ConvAlgorithm algorithm, DType dtype, Accumulation acc, const Conv2dShape& s) {
+  const bool possible = algorithm != ConvAlgorithm::gemm && winograd_fits(s) && dtype != DType::f64 &&
+                        resolve_accumulation(dtype, acc) == Accumulation::f32;
+  if (!possible) return ConvAlgorithm::gemm;
+  if (algorithm == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
+  // bf16 dot products (vdpbf16ps) run at twice the binary32 FMA rate, about what Winograd's
+  // 2.25x fewer binary32 multiplications gain.
+  const bool native_bf16 = dtype == DType::bf16 && gemm_variant(dtype, Accumulation::f32) == "avx512bf16";
+  return !native_bf16 && s.in_channels >= kWinogradMinChannels && s.out_channels >= kWinogradMinChannels
+             ? ConvAlgorithm::winograd
+             : ConvAlgorithm::gemm;
+}
+
+void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                    ConvAlgorithm algorithm) {
   s.validate();
+  if (conv_algorithm_used(algorithm, dtype, acc, s) == ConvAlgorithm::winograd)
+    return winograd_forward(y, x, w, false, dtype, s);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     forward(static_cast<T*>(y), static_cast<const T*>(x), Filters<T>{static_cast<const T*>(w)}, dtype, acc, s,
@@ -526,9 +536,14 @@ void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumula
   });
 }
 
-void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc,
-                          const Conv2dShape& s, int64_t workspace_bytes) {
+void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                          ConvAlgorithm algorithm, int64_t workspace_bytes) {
   s.validate();
+  if (conv_algorithm_used(algorithm, dtype, acc, s) == ConvAlgorithm::winograd) {
+    // The stride-1 convolution of dy with the flipped filters (see backward_data_as_convolution).
+    const FlippedTaps taps{&s, 0, 0, 1, 1, 3, 3};
+    return winograd_forward(dx, dy, w, true, dtype, convolution_of_dy(taps, 1, 1, 2 - s.pad_h, 2 - s.pad_w));
+  }
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     backward_data(static_cast<T*>(dx), static_cast<const T*>(dy), static_cast<const T*>(w), dtype, acc, s,
@@ -537,8 +552,10 @@ void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, 
 }
 
 void conv2d_backward_weight(void* dw, const void* dy, const void* x, DType dtype, Accumulation acc,
-                            const Conv2dShape& s) {
+                            const Conv2dShape& s, ConvAlgorithm algorithm) {
   s.validate();
+  if (conv_algorithm_used(algorithm, dtype, acc, s) == ConvAlgorithm::winograd)
+    return winograd_backward_weight(dw, dy, x, dtype, s);
   dispatch(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     backward_weight(static_cast<T*>(dw), static_cast<const T*>(dy), static_cast<const T*>(x), dtype, acc, s);

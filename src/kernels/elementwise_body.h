@@ -19,6 +19,7 @@
 #pragma once
 
 #include <math.h>  // logf: the C function, not an inline C++ overload built with this TU's flags
+#include <omp.h>
 
 #include <array>
 #include <cstdint>
@@ -46,10 +47,16 @@ void sweep(int64_t begin, int64_t end, Body&& body) {
   if (i < end) body(i, Partial{int(end - i)});
 }
 
-/// Calls body(i) for i in [0, count), split over threads when `work` elements justify it.
+/// Calls body(i) for i in [0, count), split over threads when `work` elements justify it. Small
+/// calls, and calls from inside a parallel region (Winograd's transforms convert a tile's pixels),
+/// enter no region at all: even an inactive one costs about a microsecond.
 template <class Body>
 void parallel_for(int64_t count, int64_t work, Body&& body) {
-#pragma omp parallel for schedule(static) if (work > kParallelThreshold)
+  if (work <= kParallelThreshold || omp_in_parallel()) {
+    for (int64_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < count; ++i) body(i);
 }
 

@@ -95,7 +95,8 @@ Tensor Conv2d::forward_impl(const Tensor& x, Context& ctx, const RunOptions& opt
   if (!weight_.value.defined()) throw std::logic_error(name() + ": parameters were not built");
   const kernels::Conv2dShape s = kernel_shape(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), x.dtype());
-  kernels::conv2d_forward(y.raw(), x.raw(), weight_.value.raw(), x.dtype(), options.accumulation, s);
+  kernels::conv2d_forward(y.raw(), x.raw(), weight_.value.raw(), x.dtype(), options.accumulation, s,
+                          options.conv_algorithm);
   apply_bias_and_activation(y, config_.bias ? &bias_.value : nullptr, config_.activation);
   ctx.saved = {x};
   if (config_.activation == FusedActivation::relu) ctx.saved.push_back(y);  // where y > 0, for backward
@@ -107,12 +108,14 @@ Tensor Conv2d::backward_impl(const Tensor& dy_out, const Context& ctx, const Run
   const Tensor& x = ctx.saved.at(0);
   const kernels::Conv2dShape s = kernel_shape(x.shape());
   const Tensor dy = config_.activation == FusedActivation::relu ? relu_gradient(dy_out, ctx.saved.at(1)) : dy_out;
-  kernels::conv2d_backward_weight(weight_.grad.raw(), dy.raw(), x.raw(), dy.dtype(), options.accumulation, s);
+  kernels::conv2d_backward_weight(weight_.grad.raw(), dy.raw(), x.raw(), dy.dtype(), options.accumulation, s,
+                                  options.conv_algorithm);
   if (config_.bias)
     kernels::sum_rows(bias_.grad.raw(), dy.raw(), dy.dtype(), dy.numel() / s.out_channels, s.out_channels, 1.0f);
   if (!need_input_grad) return {};
   Tensor dx = Tensor::empty(x.shape(), x.dtype());
-  kernels::conv2d_backward_data(dx.raw(), dy.raw(), weight_.value.raw(), dy.dtype(), options.accumulation, s);
+  kernels::conv2d_backward_data(dx.raw(), dy.raw(), weight_.value.raw(), dy.dtype(), options.accumulation, s,
+                                options.conv_algorithm);
   return dx;
 }
 

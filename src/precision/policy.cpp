@@ -153,7 +153,8 @@ std::string PrecisionPolicy::describe() const {
   std::string s = name + ": compute " + std::string(dtype_name(compute)) + ", master " +
                   (has_master_copy() ? std::string(dtype_name(master)) : std::string("none")) + ", optimizer state " +
                   std::string(dtype_name(optimizer_state)) + ", BatchNorm statistics " +
-                  std::string(dtype_name(statistics)) + ", accumulate " + accumulation_description() + ", loss scale " +
+                  std::string(dtype_name(statistics)) + ", accumulate " + accumulation_description() +
+                  ", convolution " + std::string(kernels::conv_algorithm_name(convolution)) + ", loss scale " +
                   loss_scale_name(loss_scale) + ", rounding " + std::string(rounding_name(update_rounding)) +
                   ", momentum rounding " + std::string(rounding_name(momentum_rounding));
   if (!keep_fp32.empty()) s += ", keep fp32 " + keep_fp32_name(keep_fp32);

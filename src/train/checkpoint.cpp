@@ -56,6 +56,7 @@ nlohmann::json policy_json(const PrecisionPolicy& p) {
           {"optimizer_state", dtype_name(p.optimizer_state)},
           {"statistics", dtype_name(p.statistics)},
           {"accumulation", kernels::accumulation_name(p.accumulation)},
+          {"convolution", kernels::conv_algorithm_name(p.convolution)},
           {"loss_scale",
            {{"mode", loss_scale_name(LossScaleConfig{p.loss_scale.mode})},
             {"initial", p.loss_scale.initial},
@@ -78,6 +79,8 @@ PrecisionPolicy policy_from_json(const nlohmann::json& j) {
   p.optimizer_state = parse_dtype(j.at("optimizer_state").get<std::string>());
   p.statistics = parse_dtype(j.at("statistics").get<std::string>());
   p.accumulation = kernels::parse_accumulation(j.at("accumulation").get<std::string>());
+  // Written since Winograd's convolutions came; a file from before ran the implicit GEMM.
+  p.convolution = kernels::parse_conv_algorithm(j.value("convolution", std::string("gemm")));
   const nlohmann::json& s = j.at("loss_scale");
   const std::string mode = s.at("mode").get<std::string>();
   p.loss_scale.mode = mode == "none" ? LossScaleMode::none : mode == "dynamic" ? LossScaleMode::dynamic : LossScaleMode::fixed;

@@ -1,5 +1,6 @@
 #include "pure16/train/options.h"
 
+#include "pure16/kernels/conv.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/nn/models.h"
 
@@ -20,6 +21,7 @@ PrecisionPolicy make_policy(const std::string& preset, const PolicyOverrides& ov
   if (!overrides.rounding.empty()) policy.update_rounding = parse_rounding(overrides.rounding);
   if (!overrides.momentum_rounding.empty()) policy.momentum_rounding = parse_rounding(overrides.momentum_rounding);
   if (!overrides.accumulation.empty()) policy.accumulation = kernels::parse_accumulation(overrides.accumulation);
+  if (!overrides.convolution.empty()) policy.convolution = kernels::parse_conv_algorithm(overrides.convolution);
   if (!overrides.statistics.empty()) policy.statistics = parse_dtype(overrides.statistics);
   if (!overrides.keep_fp32.empty()) policy.keep_fp32 = parse_keep_fp32(overrides.keep_fp32);
   policy.validate();

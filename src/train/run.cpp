@@ -82,9 +82,14 @@ StepResult Run::train_step(const data::Batch& batch) {
   std::optional<BothObservers> both;
   nn::LayerObserver* observer = watch_.layers != nullptr ? watch_.layers : layer_observer_;
   if (watch_.layers != nullptr && layer_observer_ != nullptr) observer = &both.emplace(*watch_.layers, *layer_observer_);
-  const nn::RunOptions options{
-      true, policy_.accumulation,      dropout_key(config_.seed, comm_->rank()), uint64_t(position_.step), observer,
-      {},   batch_statistics_replicas_};
+  const nn::RunOptions options{true,
+                               policy_.accumulation,
+                               policy_.convolution,
+                               dropout_key(config_.seed, comm_->rank()),
+                               uint64_t(position_.step),
+                               observer,
+                               {},
+                               batch_statistics_replicas_};
   nn::Context ctx;
   const Tensor logits = model_->forward(batch.inputs, ctx, options);
   peak_activation_bytes_ = std::max(peak_activation_bytes_, nn::saved_bytes(ctx));
@@ -135,7 +140,8 @@ DType Run::input_dtype() const {
 }
 
 Tensor Run::logits(const Tensor& inputs) {
-  const nn::RunOptions options{false, policy_.accumulation, config_.seed, uint64_t(position_.step), nullptr, {}};
+  const nn::RunOptions options{
+      false, policy_.accumulation, policy_.convolution, config_.seed, uint64_t(position_.step), nullptr, {}};
   nn::Context ctx;
   return model_->forward(inputs.to(input_dtype()), ctx, options);
 }

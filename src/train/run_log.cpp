@@ -33,6 +33,7 @@ nlohmann::json final_json(const TrainResult& result) {
             {"statistics", dtype_name(result.policy.statistics)},
             {"accumulation", kernels::accumulation_name(result.policy.accumulation)},
             {"accumulation_requested", kernels::accumulation_name(result.requested_accumulation)},
+            {"convolution", kernels::conv_algorithm_name(result.policy.convolution)},
             {"loss_scale", loss_scale_name(result.policy.loss_scale)},
             {"rounding", rounding_name(result.policy.update_rounding)},
             {"momentum_rounding", rounding_name(result.policy.momentum_rounding)},

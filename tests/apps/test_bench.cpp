@@ -111,15 +111,17 @@ TEST(Bench, TrainRunsEachConfigurationAndReportsItsMemory) {
   EXPECT_EQ(doc["train"][0]["accumulation"],
             std::string(pure16::kernels::accumulation_name(pure16::kernels::resolve_accumulation(
                 pure16::DType::f16, pure16::kernels::Accumulation::automatic))));
+  EXPECT_EQ(doc["train"][0]["convolution"], "auto");
   EXPECT_EQ(doc["train"][1]["precision"], "fp32");
   EXPECT_EQ(doc["train"][1]["accumulation"], "f32");
   EXPECT_EQ(doc["machine"]["auto_accumulation_f16"], doc["train"][0]["accumulation"]);
 }
 
 TEST(Bench, BadArgumentsFail) {
-  for (const char* args : {"bench", "bench gemm --shape 4x4", "bench gemm --shape 4x4x0", "bench gemm --dtype f64",
-                           "bench gemm --dtype bf16 --accumulation f16", "bench train --model nope",
-                           "bench train --steps 0", "bench peak --threads 0", "bench conv --fast"}) {
+  for (const char* args :
+       {"bench", "bench gemm --shape 4x4", "bench gemm --shape 4x4x0", "bench gemm --dtype f64",
+        "bench gemm --dtype bf16 --accumulation f16", "bench train --model nope", "bench train --steps 0",
+        "bench train --convolution fft", "bench peak --threads 0", "bench conv --fast"}) {
     const CliResult r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;

@@ -39,10 +39,11 @@ TEST(Cli, UnknownFlagIsRejectedWithUsage) {
 TEST(Cli, BadValuesAreRejected) {
   for (const char* args :
        {"train --precision fp8", "train --loss-scale -3", "train --loss-scale abc", "train --rounding up",
-        "train --momentum-rounding kahan", "train --epochs 0", "train --batch-size -1", "train --lr x",
-        "train --model resnet9000", "train --lr-schedule linear", "train --lr-gamma 0", "train --warmup-epochs -1",
-        "train --optimizer adagrad", "train --loss-scale-min 0", "train --loss-scale-init 0.5",
-        "train --loss-scale-backoff 2 --max-steps 1 --dataset synthetic", "train --divergence-window 0", "nonsense"}) {
+        "train --momentum-rounding kahan", "train --convolution fft", "train --epochs 0", "train --batch-size -1",
+        "train --lr x", "train --model resnet9000", "train --lr-schedule linear", "train --lr-gamma 0",
+        "train --warmup-epochs -1", "train --optimizer adagrad", "train --loss-scale-min 0",
+        "train --loss-scale-init 0.5", "train --loss-scale-backoff 2 --max-steps 1 --dataset synthetic",
+        "train --divergence-window 0", "nonsense"}) {
     const CliResult r = run_cli(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_FALSE(r.err.empty()) << args;
@@ -120,6 +121,7 @@ TEST(Cli, RunLogRecordsTheAccumulationThatRan) {
   EXPECT_EQ(ran["accumulation"], std::string(pure16::kernels::accumulation_name(pure16::kernels::resolve_accumulation(
                                      pure16::DType::f16, pure16::kernels::Accumulation::automatic))));
   EXPECT_EQ(ran["isa"], std::string(pure16::kernels::isa_name(pure16::kernels::active_isa())));
+  EXPECT_EQ(ran["convolution"], "auto");
   EXPECT_NE(top.out.find("(auto)"), std::string::npos) << top.out;
 
   const CliResult capped = run_cli(run + log.string(), "PURE16_ISA=avx512bf16");
@@ -127,8 +129,10 @@ TEST(Cli, RunLogRecordsTheAccumulationThatRan) {
   EXPECT_EQ(final_record(log)["precision"]["accumulation"], "f32");
   EXPECT_EQ(capped.err.find("note:"), std::string::npos) << capped.err;
 
-  const CliResult forced = run_cli(run + log.string() + " --accumulation f16-block", "PURE16_ISA=avx512bf16");
+  const CliResult forced =
+      run_cli(run + log.string() + " --accumulation f16-block --convolution winograd", "PURE16_ISA=avx512bf16");
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(final_record(log)["precision"]["convolution"], "winograd");
   EXPECT_EQ(final_record(log)["precision"]["accumulation"], "f16-block");
   EXPECT_EQ(final_record(log)["precision"]["accumulation_requested"], "f16-block");
   EXPECT_NE(forced.err.find("note:"), std::string::npos) << forced.err;

@@ -253,9 +253,10 @@ TEST_P(ConvPrecision, GemmPathAndReferenceWithinRoundingBounds) {
       SCOPED_TRACE(std::string(kernels::isa_name(isa)));
       Tensor y = Tensor::zeros(p.y_shape, d.dtype), dx = Tensor::zeros(p.x_shape, d.dtype), dw = p.dw0.clone();
       dx.fill(7.0);  // assigned, not accumulated: old contents must not matter
-      kernels::conv2d_forward(y.raw(), p.x.raw(), p.w.raw(), d.dtype, d.acc, s);
-      kernels::conv2d_backward_data(dx.raw(), p.dy.raw(), p.w.raw(), d.dtype, d.acc, s, c.workspace_bytes);
-      kernels::conv2d_backward_weight(dw.raw(), p.dy.raw(), p.x.raw(), d.dtype, d.acc, s);
+      kernels::conv2d_forward(y.raw(), p.x.raw(), p.w.raw(), d.dtype, d.acc, s, kernels::ConvAlgorithm::gemm);
+      kernels::conv2d_backward_data(dx.raw(), p.dy.raw(), p.w.raw(), d.dtype, d.acc, s, kernels::ConvAlgorithm::gemm,
+                                    c.workspace_bytes);
+      kernels::conv2d_backward_weight(dw.raw(), p.dy.raw(), p.x.raw(), d.dtype, d.acc, s, kernels::ConvAlgorithm::gemm);
       expect_within(y.to_doubles(), e.y, y_bound, "forward");
       expect_within(dx.to_doubles(), e.dx, dx_bound, "backward_data");
       expect_within(dw.to_doubles(), e.dw, dw_bound, "backward_weight");

@@ -29,7 +29,8 @@ double weighted_sum(const Tensor& y, const Tensor& r) {
 std::string gradcheck(nn::Layer& layer, const Shape& input_shape, const GradcheckOptions& options) {
   nn::ParameterStore store;
   store.build(layer.parameters(), float64_policy(), options.seed, layer.buffers());
-  const nn::RunOptions run{options.training, kernels::Accumulation::f32, options.seed, 3, nullptr, {}};
+  const nn::RunOptions run{
+      options.training, kernels::Accumulation::f32, kernels::ConvAlgorithm::automatic, options.seed, 3, nullptr, {}};
 
   std::vector<double> xs = random_values(shape_numel(input_shape), options.seed + 1);
   for (double& v : xs)

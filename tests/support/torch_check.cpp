@@ -73,7 +73,8 @@ bool torch_available() {
 // and LeNet-5's fc1 left in (h, w, c) order by 0.044.
 double logits_tolerance(nn::Sequential& model, const Tensor& inputs, const PrecisionPolicy& policy, int64_t depth,
                         int64_t fan_in) {
-  const Outputs out = evaluate(model, inputs.to(policy.compute), nn::RunOptions{false, policy.accumulation, 0, 0, nullptr, {}});
+  const Outputs out = evaluate(model, inputs.to(policy.compute),
+                               nn::RunOptions{false, policy.accumulation, policy.convolution, 0, 0, nullptr, {}});
   auto* head = dynamic_cast<nn::Linear*>(model.layers().back().get());
   if (head == nullptr) throw std::invalid_argument("logits_tolerance: the model does not end in a Linear layer");
   const double magnitude = head_magnitude(*head, out.head_input);

@@ -255,6 +255,11 @@ TEST(Checkpoint, RefusesAnotherModelPrecisionOrDataset) {
   EXPECT_NE(error.find("momentum rounding stochastic"), std::string::npos) << error;
 
   other = config;
+  other.policy.convolution = kernels::ConvAlgorithm::gemm;
+  error = restore_error(other, identity, path);
+  EXPECT_NE(error.find("convolution gemm"), std::string::npos) << error;
+
+  other = config;
   other.model_options.dropout = 0.5f;
   EXPECT_NE(restore_error(other, identity, path).find("dropout"), std::string::npos);
   other = config;
@@ -339,23 +344,43 @@ TEST(Checkpoint, MalformedMetadataIsRefusedByName) {
   EXPECT_EQ(with_document(document), "");
 }
 
-TEST(Checkpoint, AFileFromBeforeMomentumRoundingResumesAsItRan) {
-  // Before the momentum had its own rounding it rounded as the weights: stochastically under pure-fp16.
-  const fs::path dir = scratch("momentum_rounding");
-  TrainConfig old_run = config_for(mlp_problem(), "pure-fp16");
-  old_run.policy.momentum_rounding = Rounding::stochastic;
-  const fs::path path = small_checkpoint(dir, old_run);
-  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
+// A checkpoint of `config` as a file written before `field` existed: its document without it.
+fs::path checkpoint_without(const fs::path& dir, const TrainConfig& config, const std::string& field) {
+  const fs::path path = small_checkpoint(dir, config);
   io::SafetensorsFile file = io::read_safetensors(path);
   std::string& document = file.metadata.at("pure16_checkpoint");
-  const std::string key = "\"momentum_rounding\":\"stochastic\",";
-  const size_t at = document.find(key);
-  ASSERT_NE(at, std::string::npos) << document;
-  document.erase(at, key.size());
+  const size_t at = document.find(field);
+  if (at == std::string::npos) throw std::runtime_error("no " + field + " in " + document);
+  document.erase(at, field.size());
   io::write_safetensors(path, file);
+  return path;
+}
+
+TEST(Checkpoint, AFileFromBeforeMomentumRoundingResumesAsItRan) {
+  // Before the momentum had its own rounding it rounded as the weights: stochastically under pure-fp16.
+  TrainConfig old_run = config_for(mlp_problem(), "pure-fp16");
+  old_run.policy.momentum_rounding = Rounding::stochastic;
+  const fs::path path =
+      checkpoint_without(scratch("momentum_rounding"), old_run, "\"momentum_rounding\":\"stochastic\",");
+  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
   EXPECT_EQ(restore_error(old_run, identity, path), "");
   const std::string error = restore_error(config_for(mlp_problem(), "pure-fp16"), identity, path);
   EXPECT_NE(error.find("momentum rounding nearest vs"), std::string::npos) << error;
+}
+
+TEST(Checkpoint, AFileFromBeforeWinogradResumesAsItRan) {
+  // Before Winograd's convolutions came, every convolution ran as an implicit GEMM.
+  TrainConfig old_run = config_for(mlp_problem(), "pure-fp16");
+  old_run.policy.convolution = kernels::ConvAlgorithm::gemm;
+  const fs::path path = checkpoint_without(scratch("convolution"), old_run, "\"convolution\":\"gemm\",");
+  const data::DatasetIdentity identity = identity_of(mlp_problem().split);
+  EXPECT_EQ(restore_error(old_run, identity, path), "");
+  const std::string error = restore_error(config_for(mlp_problem(), "pure-fp16"), identity, path);
+  EXPECT_NE(
+      error.find(
+          "convolution gemm, loss scale dynamic, rounding stochastic, momentum rounding nearest (run vs checkpoint)"),
+      std::string::npos)
+      << error;
 }
 
 TEST(Checkpoint, NonFiniteWeightsAreRefused) {

@@ -64,7 +64,8 @@ TEST_P(TorchvisionExport, PyTorchGivesTheSameLogits) {
 
   const double tolerance = testing::logits_tolerance(*model, x, policy, c.depth, c.fan_in);
   nn::Context ctx;
-  const Tensor logits = model->forward(x, ctx, nn::RunOptions{false, policy.accumulation, 0, 0, nullptr, {}});
+  const Tensor logits =
+      model->forward(x, ctx, nn::RunOptions{false, policy.accumulation, policy.convolution, 0, 0, nullptr, {}});
 
   const fs::path dir = fs::temp_directory_path() / ("pure16_torchvision_export_" + std::to_string(::getpid()));
   fs::create_directories(dir);

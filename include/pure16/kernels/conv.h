@@ -29,6 +29,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "pure16/kernels/gemm.h"
 #include "pure16/tensor/dtype.h"
@@ -65,13 +68,29 @@ struct Conv2dShape {
 /// (For fp16/bf16 it also keeps a binary32 copy of the patch gradients.)
 inline constexpr int64_t kConvWorkspaceBytes = int64_t(64) << 20;
 
-// The GEMM path. `acc` is the GEMM accumulation (RunOptions::accumulation). `workspace_bytes`
-// bounds col2im's patch gradients; tests pass a small value to exercise the chunking.
-void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s);
-void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc,
-                          const Conv2dShape& s, int64_t workspace_bytes = kConvWorkspaceBytes);
+/// How a convolution is computed. `gemm`: the implicit GEMM above, for every shape. `winograd`:
+/// Winograd's F(2x2, 3x3) (kernels/conv_winograd.h: 2.25x fewer multiplications, binary32
+/// transforms, bounds stated there) for 3x3, stride-1, undilated, ungrouped convolutions padded
+/// by at most 2 whose accumulation runs as f32, the GEMM path for the rest. `automatic`: winograd
+/// where it is faster (conv_algorithm_used says which runs).
+enum class ConvAlgorithm : uint8_t { automatic, gemm, winograd };
+std::string_view conv_algorithm_name(ConvAlgorithm algorithm);  // "auto", "gemm", "winograd"
+std::vector<std::string> conv_algorithm_names();
+/// The inverse of conv_algorithm_name; throws std::invalid_argument listing the names.
+ConvAlgorithm parse_conv_algorithm(std::string_view name);
+/// The algorithm (gemm or winograd) that computes the forward pass and both gradients of a
+/// convolution of shape s (validated) on the active ISA level.
+ConvAlgorithm conv_algorithm_used(ConvAlgorithm algorithm, DType dtype, Accumulation acc, const Conv2dShape& s);
+
+// The convolutions the layers run. `acc` is the GEMM accumulation (RunOptions::accumulation).
+// `workspace_bytes` bounds col2im's patch gradients; tests pass a small value to exercise the
+// chunking.
+void conv2d_forward(void* y, const void* x, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                    ConvAlgorithm algorithm);
+void conv2d_backward_data(void* dx, const void* dy, const void* w, DType dtype, Accumulation acc, const Conv2dShape& s,
+                          ConvAlgorithm algorithm, int64_t workspace_bytes = kConvWorkspaceBytes);
 void conv2d_backward_weight(void* dw, const void* dy, const void* x, DType dtype, Accumulation acc,
-                            const Conv2dShape& s);
+                            const Conv2dShape& s, ConvAlgorithm algorithm);
 
 // The direct references: every output element is one sum, in binary32 (binary64 for f64),
 // rounded once (backward_weight: the old dw is added to the sum before that rounding).

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pure16/kernels/conv.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/nn/parameters.h"
 #include "pure16/tensor/tensor.h"
@@ -34,6 +35,7 @@ class LayerObserver {
 struct RunOptions {
   bool training = true;
   kernels::Accumulation accumulation = kernels::Accumulation::f32;
+  kernels::ConvAlgorithm conv_algorithm = kernels::ConvAlgorithm::automatic;
   uint64_t seed = 0;  // with `step`, keys the random streams of stochastic layers (dropout)
   uint64_t step = 0;
   /// Told by the containers about each child they name; null on all but observed steps, which

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pure16/kernels/conv.h"
 #include "pure16/kernels/gemm.h"
 #include "pure16/tensor/dtype.h"
 
@@ -68,6 +69,10 @@ struct PrecisionPolicy {
   /// What GEMMs accumulate in (f16 and f16_block only with compute == f16); `automatic` (every
   /// preset's) is resolved for the CPU when a run starts (resolved()).
   kernels::Accumulation accumulation = kernels::Accumulation::f32;
+  /// How convolutions are computed: the implicit GEMM, or Winograd's F(2x2, 3x3) for 3x3 stride-1
+  /// convolutions (binary32 transforms, kernels/conv.h); `automatic` (every preset's) takes
+  /// Winograd where it is faster.
+  kernels::ConvAlgorithm convolution = kernels::ConvAlgorithm::automatic;
   LossScaleConfig loss_scale;
   /// Rounding of the updated weights.
   Rounding update_rounding = Rounding::nearest;

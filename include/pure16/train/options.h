@@ -29,6 +29,7 @@ struct PolicyOverrides {
   std::string rounding;      // of the weights: nearest, stochastic, kahan
   std::string momentum_rounding;  // of SGD's and LARS's momentum: nearest, stochastic
   std::string accumulation;  // auto, f32, f16, f16-block
+  std::string convolution;   // auto, gemm, winograd
   std::string statistics;    // BatchNorm running statistics: f32, f16, bf16
   std::string keep_fp32;     // layers kept in fp32: "first,last", layer paths or prefixes
   LossScaleTuning loss_scale_tuning;
